@@ -1,0 +1,28 @@
+// Time: kernel boot-clock stamps -> wall-clock RFC 3339 text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace pidtree {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Nanoseconds to add to a CLOCK_BOOTTIME stamp to get CLOCK_REALTIME.
+  virtual int64_t boot_to_realtime_ns() = 0;
+  // CLOCK_REALTIME now, in nanoseconds since the Unix epoch.
+  virtual int64_t realtime_ns() = 0;
+};
+
+// Reads both clocks; re-sampled by the caller so NTP steps are followed.
+class SystemClock : public Clock {
+ public:
+  int64_t boot_to_realtime_ns() override;
+  int64_t realtime_ns() override;
+};
+
+// "2026-11-29T12:05:28.123456Z" for nanoseconds since the Unix epoch.
+std::string format_rfc3339_utc(int64_t realtime_ns);
+
+}  // namespace pidtree

@@ -1,0 +1,35 @@
+// Command-line options: parsing and validation, without side effects.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pidtree/filters.h"
+
+namespace pidtree {
+
+enum class Backend { kAuto, kKprobe, kTracepoint };
+const char *backend_name(Backend backend);
+
+struct Options {
+  Backend backend = Backend::kAuto;
+  FilterConfig filters;  // defaults (unless disabled) plus --filter
+  std::string output_file = "-";
+  bool print_and_quit = false;
+  unsigned perf_pages = 256;  // per CPU, a power of two
+};
+
+// What the caller should do after parsing.
+struct ParseResult {
+  enum class Action { kRun, kExit } action = Action::kRun;
+  int exit_code = 0;  // for kExit: 0 for --help/--version, 2 for bad input
+  std::string out;    // to print on stdout (help, version)
+  std::string err;    // one line for stderr (errors)
+  Options options;
+};
+
+ParseResult parse_options(int argc, const char *const *argv);
+
+extern const char kVersion[];
+
+}  // namespace pidtree

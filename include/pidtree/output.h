@@ -1,0 +1,44 @@
+// Output: one JSON object per line. Every string is escaped by the JSON
+// library (control bytes as \uXXXX, invalid UTF-8 replaced by U+FFFD), so no
+// process can put a newline into a line or forge a line of its own.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "pidtree/ancestry.h"
+#include "pidtree/decode.h"
+
+namespace pidtree {
+
+class JsonFormatter {
+ public:
+  // `username` is the connecting task's user; `timestamp` RFC 3339.
+  std::string connect_event(const ConnectEvent &event, const Ancestry &ancestry,
+                            const std::string &username,
+                            const std::string &timestamp) const;
+  std::string lost_events(uint64_t count, uint64_t total,
+                          const std::string &timestamp) const;
+};
+
+// Buffered line writer to a file descriptor. Write errors are sticky: once
+// the reader is gone (EPIPE) every later call returns false.
+class OutputSink {
+ public:
+  explicit OutputSink(int fd) : fd_(fd) {}
+  void add_line(const std::string &line);
+  // Writes everything buffered; false once the output is closed or broken.
+  bool flush();
+  // True when the reader of a pipe has gone, detected without writing.
+  bool reader_gone() const;
+  bool failed() const { return failed_; }
+  int error() const { return errno_; }
+
+ private:
+  int fd_;
+  std::string buffer_;
+  bool failed_ = false;
+  int errno_ = 0;
+};
+
+}  // namespace pidtree

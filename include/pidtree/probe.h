@@ -1,0 +1,53 @@
+// Probe: what the kernel offers, which backend to use, and the BCC program
+// (compile, filter maps, attach, perf buffer). The only file that talks to
+// libbcc.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "pidtree/filters.h"
+#include "pidtree/kernel_features.h"
+
+namespace ebpf {
+class BPF;
+}
+
+namespace pidtree {
+
+class ConnectProbe {
+ public:
+  using SampleFn = std::function<void(const void *data, size_t size)>;
+  using LostFn = std::function<void(uint64_t count)>;
+
+  ConnectProbe();
+  ~ConnectProbe();
+
+  // Each step returns "" or a one-line error.
+  std::string compile(const std::string &program);
+  std::string load_filters(const FilterMapEntries &entries);
+  std::string attach(Backend backend);
+  std::string open_buffer(unsigned pages, SampleFn on_sample, LostFn on_lost);
+  // Releases the compiler's memory once everything is loaded.
+  void release_compiler_memory();
+
+  // Waits up to timeout_ms for events and handles them; <0 on error.
+  int poll(int timeout_ms);
+  // Handles whatever is buffered without waiting.
+  void drain();
+  void detach();
+
+ private:
+  std::string attach_probes(Backend backend);
+  static void sample_cb(void *cookie, void *data, int size);
+  static void lost_cb(void *cookie, uint64_t count);
+
+  std::unique_ptr<ebpf::BPF> bpf_;
+  SampleFn on_sample_;
+  LostFn on_lost_;
+  Backend attached_ = Backend::kAuto;  // kAuto: nothing attached
+};
+
+}  // namespace pidtree

@@ -1,0 +1,45 @@
+// Reading processes from /proc (or a fixture tree laid out like it).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace pidtree {
+
+struct ProcessInfo {
+  uint32_t pid = 0;
+  uint32_t ppid = 0;
+  uint32_t uid = 0;  // real uid
+  std::string name;  // the kernel's comm, from status
+  std::string cmdline;
+};
+
+enum class ReadStatus { kOk, kGone, kUnreadable };
+
+class ProcessSource {
+ public:
+  virtual ~ProcessSource() = default;
+  virtual ReadStatus read(uint32_t pid, ProcessInfo *out) = 0;
+};
+
+class ProcFs : public ProcessSource {
+ public:
+  explicit ProcFs(std::string root = "/proc") : root_(std::move(root)) {}
+  ReadStatus read(uint32_t pid, ProcessInfo *out) override;
+
+ private:
+  std::string root_;
+};
+
+// Longest command line kept; longer ones end in kCmdlineCutMarker.
+inline constexpr size_t kMaxCmdline = 1 << 20;
+inline constexpr char kCmdlineCutMarker[] = "...[truncated]";
+
+// argv as the kernel stores it (NUL separated) -> joined by spaces.
+std::string join_cmdline(const std::string &raw);
+
+// Parses the fields we use from /proc/PID/status text; false if malformed.
+bool parse_status(const std::string &text, ProcessInfo *out);
+
+}  // namespace pidtree

@@ -1,0 +1,130 @@
+#include "pidtree/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+
+namespace pidtree {
+
+const char kVersion[] = PIDTREE_VERSION;
+
+const char *backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::kAuto:
+      return "auto";
+    case Backend::kKprobe:
+      return "kprobe";
+    case Backend::kTracepoint:
+      return "tracepoint";
+  }
+  return "?";
+}
+
+namespace {
+
+// CLI11 messages may span lines; the contract is one line on stderr.
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  while (!text.empty() && text.back() == ' ')
+    text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+ParseResult parse_options(int argc, const char *const *argv) {
+  ParseResult result;
+  Options &opt = result.options;
+
+  CLI::App app{
+      "Trace outbound TCP connects and print each one as a JSON line with the "
+      "whole chain of processes that made it.",
+      "pidtree-bcc"};
+  app.set_version_flag("-v,--version", std::string("pidtree-bcc ") + kVersion);
+
+  std::string backend = "auto";
+  std::vector<std::string> filters;
+  std::string include_ports, exclude_ports;
+  bool no_default_filters = false;
+
+  app.add_option("--backend", backend,
+                 "Probe backend: auto (kprobe where the kernel has kprobes, "
+                 "else tracepoint), kprobe, or tracepoint")
+      ->type_name("auto|kprobe|tracepoint");
+  app.add_option("--filter", filters,
+                 "Do not report connects to this network (CIDR, IPv4 or "
+                 "IPv6; repeatable), in addition to the defaults")
+      ->type_name("CIDR")
+      ->take_all();
+  app.add_flag("--no-default-filters", no_default_filters,
+               "Do not exclude loopback, private and link-local networks");
+  auto *inc = app.add_option(
+      "--include-ports", include_ports,
+      "Only report connects to these destination ports, e.g. 80,443,8000-9000");
+  inc->type_name("SPEC");
+  auto *exc = app.add_option(
+      "--exclude-ports", exclude_ports,
+      "Do not report connects to these destination ports, e.g. 22,8000-9000");
+  exc->type_name("SPEC");
+  inc->excludes(exc);
+  app.add_option("-f,--output-file", opt.output_file,
+                 "Write JSON lines to this file (appended); - is stdout")
+      ->type_name("PATH");
+  app.add_flag("-p,--print-and-quit", opt.print_and_quit,
+               "Print the generated BPF program and exit (no root needed)");
+  app.add_option("--perf-pages", opt.perf_pages,
+                 "Perf buffer size per CPU in 4 KiB pages (power of two)")
+      ->type_name("N");
+
+  try {
+    app.parse(argc, argv);
+    if (backend == "auto")
+      opt.backend = Backend::kAuto;
+    else if (backend == "kprobe")
+      opt.backend = Backend::kKprobe;
+    else if (backend == "tracepoint")
+      opt.backend = Backend::kTracepoint;
+    else
+      throw InputError("invalid --backend '" + backend +
+                       "': expected auto, kprobe or tracepoint");
+    if (opt.perf_pages == 0 || (opt.perf_pages & (opt.perf_pages - 1)) ||
+        opt.perf_pages > 65536)
+      throw InputError("invalid --perf-pages " +
+                       std::to_string(opt.perf_pages) +
+                       ": expected a power of two from 1 to 65536");
+    if (opt.output_file.empty())
+      throw InputError("invalid --output-file: empty path");
+    if (!no_default_filters)
+      opt.filters.excluded_networks = default_excluded_networks();
+    for (const auto &f : filters)
+      opt.filters.excluded_networks.push_back(parse_cidr(f));
+    if (!include_ports.empty() || inc->count() > 0) {
+      opt.filters.port_mode = PortMode::kInclude;
+      opt.filters.ports = parse_port_spec(include_ports);
+    } else if (!exclude_ports.empty() || exc->count() > 0) {
+      opt.filters.port_mode = PortMode::kExclude;
+      opt.filters.ports = parse_port_spec(exclude_ports);
+    }
+  } catch (const CLI::CallForHelp &) {
+    result.action = ParseResult::Action::kExit;
+    result.out = app.help();
+    return result;
+  } catch (const CLI::CallForVersion &e) {
+    result.action = ParseResult::Action::kExit;
+    result.out = std::string(e.what()) + "\n";
+    return result;
+  } catch (const CLI::ParseError &e) {
+    result.action = ParseResult::Action::kExit;
+    result.exit_code = 2;
+    result.err = "pidtree-bcc: error: " + one_line(e.what()) + " (see --help)";
+    return result;
+  } catch (const InputError &e) {
+    result.action = ParseResult::Action::kExit;
+    result.exit_code = 2;
+    result.err = "pidtree-bcc: error: " + one_line(e.what());
+    return result;
+  }
+  return result;
+}
+
+}  // namespace pidtree

@@ -1,0 +1,86 @@
+#include "pidtree/output.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "pidtree/net.h"
+
+namespace pidtree {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string dump_line(const Json &j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace
+
+std::string JsonFormatter::connect_event(const ConnectEvent &event,
+                                         const Ancestry &ancestry,
+                                         const std::string &username,
+                                         const std::string &timestamp) const {
+  Json tree = Json::array();
+  for (const auto &node : ancestry.tree)
+    tree.push_back(Json{{"pid", node.pid},
+                        {"cmdline", node.cmdline},
+                        {"username", node.username}});
+  Json j{{"timestamp", timestamp},
+         {"probe", "tcp_connect"},
+         {"pid", event.pid},
+         {"tid", event.tid},
+         {"comm", event.comm},
+         {"uid", event.uid},
+         {"username", username},
+         {"family", event.family == Family::kIpv4 ? "ipv4" : "ipv6"},
+         {"saddr", format_ip(event.saddr)},
+         {"sport", event.sport},
+         {"daddr", format_ip(event.daddr)},
+         {"port", event.dport},
+         {"proctree", std::move(tree)},
+         {"error", ancestry.error}};
+  return dump_line(j);
+}
+
+std::string JsonFormatter::lost_events(uint64_t count, uint64_t total,
+                                       const std::string &timestamp) const {
+  return dump_line(Json{{"type", "lost_events"},
+                        {"timestamp", timestamp},
+                        {"count", count},
+                        {"total", total}});
+}
+
+void OutputSink::add_line(const std::string &line) { buffer_ += line; }
+
+bool OutputSink::flush() {
+  if (failed_) {
+    buffer_.clear();
+    return false;
+  }
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      failed_ = true;
+      errno_ = errno;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  buffer_.clear();
+  return !failed_;
+}
+
+bool OutputSink::reader_gone() const {
+  pollfd p{fd_, 0, 0};
+  // A pipe whose reader closed reports POLLERR; files never do.
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0;
+}
+
+}  // namespace pidtree

@@ -1,0 +1,194 @@
+#include "pidtree/probe.h"
+
+#include <bcc/BPF.h>
+#include <bcc/libbpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace pidtree {
+
+namespace {
+
+// BCC's messages can span lines; keep the first meaningful one.
+std::string first_line(const std::string &text) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line.empty() ? "unknown error" : line;
+}
+
+std::string with_hint(const std::string &what, const std::string &msg) {
+  std::string hint;
+  if (msg.find("Operation not permitted") != std::string::npos ||
+      msg.find("Permission denied") != std::string::npos ||
+      msg.find(": -13") != std::string::npos ||
+      msg.find(": -1") != std::string::npos)
+    hint = " (run as root, or with CAP_BPF and CAP_PERFMON)";
+  else if (msg.find("Function not implemented") != std::string::npos)
+    hint = " (this kernel was built without BPF support)";
+  return what + ": " + first_line(msg) + hint;
+}
+
+// BCC and LLVM write notes (and, on failure, compiler errors and verifier
+// logs) straight to fd 2. Hold them while a step runs: on success they are
+// noise, on failure they are the details behind our one-line error.
+class StderrCapture {
+ public:
+  StderrCapture() {
+    std::fflush(stderr);
+    fd_ = memfd_create("pidtree-bcc-stderr", MFD_CLOEXEC);
+    saved_ = fd_ >= 0 ? dup(STDERR_FILENO) : -1;
+    if (saved_ >= 0)
+      dup2(fd_, STDERR_FILENO);
+  }
+  ~StderrCapture() { finish(false); }
+  // Restores stderr; replays what was held when `replay` is set.
+  void finish(bool replay) {
+    if (saved_ < 0)
+      return;
+    std::fflush(stderr);
+    dup2(saved_, STDERR_FILENO);
+    close(saved_);
+    saved_ = -1;
+    if (replay) {
+      char buf[8192];
+      ssize_t n;
+      lseek(fd_, 0, SEEK_SET);
+      while ((n = read(fd_, buf, sizeof(buf))) > 0)
+        if (write(STDERR_FILENO, buf, static_cast<size_t>(n)) < 0)
+          break;
+    }
+    close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+  int saved_ = -1;
+};
+
+}  // namespace
+
+ConnectProbe::ConnectProbe() : bpf_(std::make_unique<ebpf::BPF>()) {}
+
+ConnectProbe::~ConnectProbe() { detach(); }
+
+std::string ConnectProbe::compile(const std::string &program) {
+  StderrCapture capture;
+  auto status = bpf_->init(program);
+  capture.finish(!status.ok());
+  if (!status.ok())
+    return with_hint("cannot compile and load the BPF program", status.msg());
+  return "";
+}
+
+std::string ConnectProbe::load_filters(const FilterMapEntries &entries) {
+  auto update = [this](const char *map, const void *key,
+                       const void *value) -> std::string {
+    int fd = bpf_->get_table(map).get_fd();
+    if (fd < 0 || bpf_update_elem(fd, const_cast<void *>(key),
+                                  const_cast<void *>(value), 0) != 0)
+      return std::string("cannot fill the BPF map ") + map +
+             " (too many filter rules?)";
+    return "";
+  };
+  std::string err;
+  for (const auto &e : entries.v4)
+    if (!(err = update("filter_v4", &e.first, &e.second)).empty())
+      return err;
+  for (const auto &e : entries.v6)
+    if (!(err = update("filter_v6", &e.first, &e.second)).empty())
+      return err;
+  if (entries.any_port_dropped()) {
+    uint8_t one = 1;
+    for (uint32_t port = 0; port < 65536; ++port) {
+      if (!entries.dropped_ports[port])
+        continue;
+      int key = static_cast<int>(port);
+      if (!(err = update("port_filtered", &key, &one)).empty())
+        return err;
+    }
+  }
+  return "";
+}
+
+std::string ConnectProbe::attach(Backend backend) {
+  StderrCapture capture;
+  std::string err = attach_probes(backend);
+  capture.finish(!err.empty());
+  return err;
+}
+
+std::string ConnectProbe::attach_probes(Backend backend) {
+  if (backend == Backend::kTracepoint) {
+    auto status = bpf_->attach_tracepoint(
+        "sock:inet_sock_set_state", "tracepoint__sock__inet_sock_set_state");
+    if (!status.ok())
+      return with_hint("cannot attach to sock:inet_sock_set_state",
+                       status.msg());
+    attached_ = backend;
+  } else {
+    attached_ = backend;  // so a partial attach is undone
+    struct Probe {
+      const char *func, *fn;
+      bpf_probe_attach_type type;
+    };
+    for (const Probe &p :
+         {Probe{"tcp_v4_connect", "pidtree_v4_entry", BPF_PROBE_ENTRY},
+          Probe{"tcp_v4_connect", "pidtree_return", BPF_PROBE_RETURN},
+          Probe{"tcp_v6_connect", "pidtree_v6_entry", BPF_PROBE_ENTRY},
+          Probe{"tcp_v6_connect", "pidtree_return", BPF_PROBE_RETURN}}) {
+      auto status = bpf_->attach_kprobe(p.func, p.fn, 0, p.type);
+      if (!status.ok())
+        return with_hint(std::string("cannot attach a kprobe to ") + p.func,
+                         status.msg());
+    }
+  }
+  return "";
+}
+
+std::string ConnectProbe::open_buffer(unsigned pages, SampleFn on_sample,
+                                      LostFn on_lost) {
+  on_sample_ = std::move(on_sample);
+  on_lost_ = std::move(on_lost);
+  auto status = bpf_->open_perf_buffer("events", &ConnectProbe::sample_cb,
+                                       &ConnectProbe::lost_cb, this,
+                                       static_cast<int>(pages));
+  if (!status.ok())
+    return with_hint("cannot open the perf buffer", status.msg());
+  return "";
+}
+
+void ConnectProbe::release_compiler_memory() { bpf_->free_bcc_memory(); }
+
+int ConnectProbe::poll(int timeout_ms) {
+  return bpf_->poll_perf_buffer("events", timeout_ms);
+}
+
+void ConnectProbe::drain() {
+  if (auto *buffer = bpf_->get_perf_buffer("events"))
+    buffer->consume();
+}
+
+void ConnectProbe::detach() {
+  // One call per probe: bcc 0.26's detach_all() leaves its bookkeeping in
+  // place, so the destructor would detach (and free) everything twice.
+  if (attached_ == Backend::kTracepoint) {
+    bpf_->detach_tracepoint("sock:inet_sock_set_state");
+  } else if (attached_ == Backend::kKprobe) {
+    for (const char *func : {"tcp_v4_connect", "tcp_v6_connect"}) {
+      bpf_->detach_kprobe(func, BPF_PROBE_ENTRY);
+      bpf_->detach_kprobe(func, BPF_PROBE_RETURN);
+    }
+  }
+  attached_ = Backend::kAuto;
+}
+
+void ConnectProbe::sample_cb(void *cookie, void *data, int size) {
+  auto *self = static_cast<ConnectProbe *>(cookie);
+  if (size > 0)
+    self->on_sample_(data, static_cast<size_t>(size));
+}
+
+void ConnectProbe::lost_cb(void *cookie, uint64_t count) {
+  static_cast<ConnectProbe *>(cookie)->on_lost_(count);
+}
+
+}  // namespace pidtree
