@@ -34,6 +34,9 @@ Ancestry ProcAncestry::resolve(const ConnectEvent &event) {
                       : who + " has unreadable /proc entries";
       break;
     }
+    if (info.exited && out.error.empty())
+      out.error = "process " + std::to_string(pid) +
+                  " exited before its command line was read";
     out.tree.push_back(
         ProcNode{pid, std::move(info.cmdline), users_.name(info.uid)});
     if (pid == 1 || info.ppid == 0)

@@ -88,6 +88,11 @@ bool parse_status(const std::string &text, ProcessInfo *out) {
         ++p;
       out->name.assign(p, end);
       have_name = true;
+    } else if (len >= 6 && std::memcmp(line, "State:", 6) == 0) {
+      const char *p = line + 6;
+      while (p < end && (*p == ' ' || *p == '\t'))
+        ++p;
+      out->exited = p < end && (*p == 'Z' || *p == 'X');
     } else if (len >= 5 && std::memcmp(line, "PPid:", 5) == 0) {
       have_ppid = parse_u32(line + 5, end, &out->ppid);
     } else if (len >= 4 && std::memcmp(line, "Uid:", 4) == 0) {

@@ -10,8 +10,9 @@ namespace pidtree {
 struct ProcessInfo {
   uint32_t pid = 0;
   uint32_t ppid = 0;
-  uint32_t uid = 0;  // real uid
-  std::string name;  // the kernel's comm, from status
+  uint32_t uid = 0;     // real uid
+  std::string name;     // the kernel's comm, from status
+  bool exited = false;  // a zombie: its argv is already gone
   std::string cmdline;
 };
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Sets up a Debian/Ubuntu machine for pidtree-bcc and builds it into build/:
+# packages, kernel headers for BCC, tracefs. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup.sh: needs root to install packages: run it with sudo" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+  build-essential cmake pkg-config \
+  libbpfcc-dev nlohmann-json3-dev libcli11-dev libgtest-dev libyaml-cpp-dev \
+  python3 iproute2 util-linux procps jq
+# bpftool lets the runtime tests check that nothing is left attached.
+apt-get install -y -q --no-install-recommends bpftool ||
+  apt-get install -y -q --no-install-recommends linux-tools-common \
+    "linux-tools-$(uname -r)" || echo "setup.sh: bpftool not available" >&2
+
+# BCC compiles the BPF program at run time against the running kernel's
+# headers. Prefer the exact package; else link the distribution's generic
+# headers (fine for the tracepoint backend, whose layout comes from tracefs).
+release=$(uname -r)
+if [ ! -e "/lib/modules/$release/build/include" ] &&
+   [ ! -e /sys/kernel/kheaders.tar.xz ]; then
+  if ! apt-get install -y -q --no-install-recommends \
+      "linux-headers-$release" 2>/dev/null; then
+    arch=$(dpkg --print-architecture)
+    apt-get install -y -q --no-install-recommends "linux-headers-$arch"
+    headers=$(ls -d /usr/src/linux-headers-*-"$arch" | sort -V | tail -n 1)
+    common=${headers%-"$arch"}-common
+    mkdir -p "/lib/modules/$release"
+    ln -sfn "$headers" "/lib/modules/$release/build"
+    [ -d "$common" ] && ln -sfn "$common" "/lib/modules/$release/source"
+    echo "setup.sh: no headers packaged for $release;" \
+      "linked $(basename "$headers") instead" >&2
+  fi
+fi
+
+if ! [ -d /sys/kernel/tracing/events ] &&
+   ! [ -d /sys/kernel/debug/tracing/events ]; then
+  mount -t tracefs tracefs /sys/kernel/tracing
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPIDTREE_WERROR=ON
+cmake --build build -j"$(nproc)"
+echo "setup.sh: built build/pidtree-bcc"
