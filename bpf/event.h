@@ -14,6 +14,17 @@
 
 /* Event kinds; user space rejects anything else. */
 #define PIDTREE_EVENT_TCP_CONNECT 1
+#define PIDTREE_EVENT_PROC_FORK 2 /* a new process (not a thread) */
+#define PIDTREE_EVENT_PROC_EXEC 3
+#define PIDTREE_EVENT_PROC_EXIT 4 /* the whole thread group is gone */
+#define PIDTREE_EVENT_PROC_UID 5  /* a set*uid() call succeeded */
+
+/* Every event starts with this, so user space can order and dispatch. */
+struct pidtree_event_header {
+  __u64 ts_boot_ns;
+  __u32 kind;
+  __u32 pid;
+};
 
 /* One outbound TCP connect, as seen in the connecting task's context. */
 struct pidtree_connect_event {
@@ -29,6 +40,40 @@ struct pidtree_connect_event {
   __u8 saddr[16];   /* network order; IPv4 uses the first 4 bytes */
   __u8 daddr[16];
   char comm[PIDTREE_COMM_LEN];
+};
+
+/* Fork, exit and uid-change events. */
+#define PIDTREE_FORK_CLONE_PARENT 1 /* the child's parent is ppid's parent */
+
+struct pidtree_proc_event {
+  __u64 ts_boot_ns;
+  __u32 kind; /* PIDTREE_EVENT_PROC_FORK, _EXIT or _UID */
+  __u32 pid;  /* the process (thread group id) */
+  __u32 ppid; /* FORK: the thread group that forked it */
+  __u32 uid;  /* FORK, UID: real uid */
+  __u32 flags;
+  __u32 reserved;
+};
+
+/* argv is captured in the kernel at exec time, NUL separated and bounded:
+ * at most PIDTREE_MAX_ARGS arguments and PIDTREE_ARGS_SIZE bytes. */
+#define PIDTREE_ARGS_SIZE 4096 /* a power of two */
+#define PIDTREE_MAX_ARGS 128
+#define PIDTREE_EXEC_ARGS_CUT 1 /* argv was longer than what was kept */
+#define PIDTREE_EXEC_NO_ARGV 2  /* no execve seen: args holds the filename */
+
+struct pidtree_exec_event {
+  __u64 ts_boot_ns;
+  __u32 kind; /* PIDTREE_EVENT_PROC_EXEC */
+  __u32 pid;
+  __u32 uid;
+  __u32 flags;    /* PIDTREE_EXEC_* */
+  __u32 args_len; /* bytes of args that were sent */
+  __u32 reserved;
+  /* Twice the kept size: lets the kernel copy a string of up to
+   * PIDTREE_ARGS_SIZE bytes at any offset below PIDTREE_ARGS_SIZE; only
+   * header + args_len bytes are sent. */
+  char args[2 * PIDTREE_ARGS_SIZE];
 };
 
 /* Keys of the longest-prefix-match tries that hold the network filters. */

@@ -46,4 +46,90 @@ Ancestry ProcAncestry::resolve(const ConnectEvent &event) {
   return out;
 }
 
+void TableAncestry::seed() {
+  for (uint32_t pid : source_.list_pids()) {
+    ProcessInfo info;
+    if (source_.read(pid, &info) != ReadStatus::kOk)
+      continue;  // gone meanwhile: its exit event follows
+    table_.seed(pid, info.ppid, info.uid, std::move(info.cmdline),
+                source_.start_time_ns(pid), info.exited);
+  }
+  table_.link_seeded();
+}
+
+void TableAncestry::apply(const ProcEvent &event) {
+  switch (event.kind) {
+    case ProcEvent::Kind::kFork:
+      table_.fork(event.ts_boot_ns, event.pid, event.ppid, event.uid,
+                  event.clone_parent);
+      break;
+    case ProcEvent::Kind::kExec:
+      table_.exec(event.pid, event.uid, event.cmdline,
+                  event.argv_missing
+                      ? "the argv of process " + std::to_string(event.pid) +
+                            " was not captured; cmdline is its filename"
+                      : std::string());
+      break;
+    case ProcEvent::Kind::kExit:
+      table_.exit(event.pid);
+      break;
+    case ProcEvent::Kind::kUid:
+      table_.set_uid(event.pid, event.uid);
+      break;
+  }
+}
+
+Ancestry TableAncestry::resolve(const ConnectEvent &event) {
+  const ProcessRecord *rec = table_.find_live(event.pid);
+  if (!rec) {
+    Ancestry out = fallback_.resolve(event);
+    std::string why = "process " + std::to_string(event.pid) +
+                      " was not in the process table; ancestry read from "
+                      "/proc";
+    out.error = out.error.empty() ? why : why + "; " + out.error;
+    return out;
+  }
+  Ancestry out;
+  while (rec) {
+    if (out.tree.size() >= kMaxDepth) {
+      out.error = "ancestry of process " + std::to_string(event.pid) +
+                  " is deeper than " + std::to_string(kMaxDepth);
+      break;
+    }
+    out.tree.push_back(ProcNode{rec->pid, rec->cmdline, users_.name(rec->uid)});
+    if (out.error.empty() && !rec->note.empty())
+      out.error = rec->note;
+    if (rec->parent_unknown) {
+      if (out.error.empty())
+        out.error = "the parent of process " + std::to_string(rec->pid) +
+                    " is unknown (its fork was not seen)";
+      break;
+    }
+    if (rec->pid == 1 || rec->ppid == 0)
+      break;
+    const ProcessRecord *parent = table_.get(rec->parent);
+    if (!parent && out.error.empty())
+      out.error = rec->parent != 0
+                      ? "the parent of process " + std::to_string(rec->pid) +
+                            " was evicted from the process table (see "
+                            "--max-exited)"
+                      : "the parent of process " + std::to_string(rec->pid) +
+                            " (pid " + std::to_string(rec->ppid) +
+                            ") is unknown";
+    rec = parent;
+  }
+  return out;
+}
+
+void TableAncestry::resync() {
+  std::vector<uint32_t> gone;
+  table_.for_each_live([&](const ProcessRecord &rec) {
+    uint64_t start = source_.start_time_ns(rec.pid);
+    if (start == 0 || (rec.start_ns != 0 && !same_start(start, rec.start_ns)))
+      gone.push_back(rec.pid);
+  });
+  for (uint32_t pid : gone)
+    table_.exit(pid);
+}
+
 }  // namespace pidtree

@@ -26,6 +26,8 @@ int64_t SystemClock::boot_to_realtime_ns() {
 
 int64_t SystemClock::realtime_ns() { return read_ns(CLOCK_REALTIME); }
 
+int64_t SystemClock::boottime_ns() { return read_ns(CLOCK_BOOTTIME); }
+
 std::string format_rfc3339_utc(int64_t realtime_ns) {
   int64_t secs = realtime_ns / 1000000000;
   int64_t rem = realtime_ns % 1000000000;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
 #include <stdexcept>
 
 namespace pidtree {
@@ -30,6 +31,19 @@ bool KernelFeatures::has_connect_tracepoint() const {
   std::string tracefs = tracefs_dir();
   return !tracefs.empty() &&
          exists(tracefs + "/events/sock/inet_sock_set_state/format");
+}
+
+bool KernelFeatures::exit_has_group_dead() const {
+  std::string tracefs = tracefs_dir();
+  if (tracefs.empty())
+    return false;
+  std::ifstream format(root_ + tracefs +
+                       "/events/sched/sched_process_exit/format");
+  std::string line;
+  while (std::getline(format, line))
+    if (line.find(" group_dead;") != std::string::npos)
+      return true;
+  return false;
 }
 
 bool KernelFeatures::has_kernel_headers(const std::string &release) const {

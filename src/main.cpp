@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "pidtree/output.h"
 #include "pidtree/preflight.h"
 #include "pidtree/probe.h"
+#include "pidtree/process_table.h"
 #include "pidtree/procfs.h"
 #include "pidtree/program.h"
 #include "pidtree/tracer.h"
@@ -26,6 +28,19 @@ namespace {
 volatile sig_atomic_t g_exiting = 0;
 
 void on_signal(int) { g_exiting = 1; }
+
+// How long after its time stamp an event is certainly in the perf buffer:
+// the BPF program stamps it and writes it within microseconds.
+constexpr int64_t kReorderWindowNs = 5'000'000;
+
+pidtree::ProgramShape program_shape(pidtree::Backend backend,
+                                    const pidtree::Options &opt,
+                                    const pidtree::KernelFeatures &kernel) {
+  pidtree::ProgramShape shape = pidtree::shape_for(backend, opt.filters);
+  shape.process_events = opt.ancestry == pidtree::AncestrySource::kTable;
+  shape.have_group_dead = kernel.exit_has_group_dead();
+  return shape;
+}
 
 int fail(const std::string &message, int code = 1) {
   std::fprintf(stderr, "pidtree-bcc: error: %s\n", message.c_str());
@@ -65,7 +80,7 @@ int main(int argc, char **argv) {
         backend = Backend::kTracepoint;  // nothing to attach when printing
       }
     }
-    std::cout << build_program(shape_for(backend, opt.filters));
+    std::cout << build_program(program_shape(backend, opt, kernel));
     return 0;
   }
 
@@ -97,11 +112,16 @@ int main(int argc, char **argv) {
   SystemClock clock;
   ProcFs procfs;
   PasswdUserDb users;
-  ProcAncestry ancestry(procfs, users);
-  Tracer tracer(ancestry, users, clock, sink);
+  ProcessTable table(opt.max_exited);
+  ProcAncestry proc_ancestry(procfs, users);
+  TableAncestry table_ancestry(table, procfs, users);
+  const bool use_table = opt.ancestry == AncestrySource::kTable;
+  Tracer tracer(use_table ? static_cast<AncestryResolver &>(table_ancestry)
+                          : proc_ancestry,
+                users, clock, sink, use_table ? &table_ancestry : nullptr);
 
   ConnectProbe probe;
-  if (!(err = probe.compile(build_program(shape_for(backend, opt.filters))))
+  if (!(err = probe.compile(build_program(program_shape(backend, opt, kernel))))
            .empty())
     return fail(err);
   if (!(err = probe.load_filters(to_map_entries(opt.filters))).empty())
@@ -112,22 +132,42 @@ int main(int argc, char **argv) {
             [&tracer](uint64_t n) { tracer.on_lost(n); }))
            .empty())
     return fail(err);
-  if (!(err = probe.attach(backend)).empty())
+  if (!(err = probe.attach(backend, use_table)).empty())
     return fail(err);
   probe.release_compiler_memory();
+  // After attaching: a process either is in the scan or its fork event
+  // follows, and the events are only handled once the scan is in.
+  if (use_table)
+    table_ancestry.seed();
   std::fprintf(stderr,
                "pidtree-bcc: tracing TCP connects with the %s backend; "
                "Ctrl-C to stop\n",
                backend_name(backend));
 
   bool output_ok = true;
+  uint64_t lost_at_resync = 0;
+  auto last_resync = std::chrono::steady_clock::now();
   while (!g_exiting && output_ok) {
     tracer.begin_batch();
-    int rc = probe.poll(200);
+    // Held events wait for the next watermark: come back soon for them.
+    int rc = probe.poll(tracer.held() ? 10 : 200);
     if (rc < 0 && errno != EINTR)
       return fail(std::string("polling the perf buffer failed: ") +
                   std::strerror(errno));
-    output_ok = tracer.end_batch() && !sink.reader_gone();
+    // Everything stamped before the watermark is in the buffers once they
+    // are drained, so it can be handled in time order.
+    int64_t watermark = clock.boottime_ns() - kReorderWindowNs;
+    probe.drain();
+    output_ok = tracer.end_batch(static_cast<uint64_t>(watermark)) &&
+                !sink.reader_gone();
+    // Lost events may include exits: drop processes that are gone.
+    auto now = std::chrono::steady_clock::now();
+    if (use_table && tracer.lost() != lost_at_resync &&
+        now - last_resync > std::chrono::seconds(10)) {
+      table_ancestry.resync();
+      lost_at_resync = tracer.lost();
+      last_resync = now;
+    }
   }
   probe.detach();
   if (output_ok) {

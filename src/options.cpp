@@ -76,8 +76,30 @@ ParseResult parse_options(int argc, const char *const *argv) {
                  "Perf buffer size per CPU in 4 KiB pages (power of two)")
       ->type_name("N");
 
+  std::string ancestry = "table";
+  app.add_option("--ancestry", ancestry,
+                 "Where process trees come from: table (kept from kernel "
+                 "events, race-free) or proc (read from /proc when the event "
+                 "is handled; racy, for comparison)")
+      ->type_name("table|proc");
+  app.add_option("--max-exited", opt.max_exited,
+                 "Exited processes kept for the trees of their live "
+                 "descendants; beyond this the oldest are evicted")
+      ->type_name("N");
+
   try {
     app.parse(argc, argv);
+    if (ancestry == "table")
+      opt.ancestry = AncestrySource::kTable;
+    else if (ancestry == "proc")
+      opt.ancestry = AncestrySource::kProc;
+    else
+      throw InputError("invalid --ancestry '" + ancestry +
+                       "': expected table or proc");
+    if (opt.max_exited == 0 || opt.max_exited > 100000000)
+      throw InputError("invalid --max-exited " +
+                       std::to_string(opt.max_exited) +
+                       ": expected 1 to 100000000");
     if (backend == "auto")
       opt.backend = Backend::kAuto;
     else if (backend == "kprobe")

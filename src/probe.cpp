@@ -109,37 +109,56 @@ std::string ConnectProbe::load_filters(const FilterMapEntries &entries) {
   return "";
 }
 
-std::string ConnectProbe::attach(Backend backend) {
+std::string ConnectProbe::attach(Backend backend, bool process_events) {
   StderrCapture capture;
-  std::string err = attach_probes(backend);
+  std::string err = attach_probes(backend, process_events);
   capture.finish(!err.empty());
   return err;
 }
 
-std::string ConnectProbe::attach_probes(Backend backend) {
-  if (backend == Backend::kTracepoint) {
-    auto status = bpf_->attach_tracepoint(
-        "sock:inet_sock_set_state", "tracepoint__sock__inet_sock_set_state");
+std::string ConnectProbe::attach_tracepoint(const std::string &category,
+                                            const std::string &name) {
+  std::string tracepoint = category + ":" + name;
+  auto status = bpf_->attach_tracepoint(
+      tracepoint, "tracepoint__" + category + "__" + name);
+  if (!status.ok())
+    return with_hint("cannot attach to " + tracepoint, status.msg());
+  tracepoints_.push_back(tracepoint);
+  return "";
+}
+
+std::string ConnectProbe::attach_probes(Backend backend, bool process_events) {
+  std::string err;
+  // Process events first: the table must not miss a fork that precedes a
+  // connect the connect probe reports.
+  if (process_events) {
+    for (const char *name :
+         {"sys_enter_execve", "sys_enter_execveat", "sys_exit_execve",
+          "sys_exit_execveat", "sys_exit_setuid", "sys_exit_setreuid",
+          "sys_exit_setresuid"})
+      if (!(err = attach_tracepoint("syscalls", name)).empty())
+        return err;
+    if (!(err = attach_tracepoint("task", "task_newtask")).empty() ||
+        !(err = attach_tracepoint("sched", "sched_process_exec")).empty() ||
+        !(err = attach_tracepoint("sched", "sched_process_exit")).empty())
+      return err;
+  }
+  if (backend == Backend::kTracepoint)
+    return attach_tracepoint("sock", "inet_sock_set_state");
+  struct Probe {
+    const char *func, *fn;
+    bpf_probe_attach_type type;
+  };
+  for (const Probe &p :
+       {Probe{"tcp_v4_connect", "pidtree_v4_entry", BPF_PROBE_ENTRY},
+        Probe{"tcp_v4_connect", "pidtree_return", BPF_PROBE_RETURN},
+        Probe{"tcp_v6_connect", "pidtree_v6_entry", BPF_PROBE_ENTRY},
+        Probe{"tcp_v6_connect", "pidtree_return", BPF_PROBE_RETURN}}) {
+    auto status = bpf_->attach_kprobe(p.func, p.fn, 0, p.type);
     if (!status.ok())
-      return with_hint("cannot attach to sock:inet_sock_set_state",
+      return with_hint(std::string("cannot attach a kprobe to ") + p.func,
                        status.msg());
-    attached_ = backend;
-  } else {
-    attached_ = backend;  // so a partial attach is undone
-    struct Probe {
-      const char *func, *fn;
-      bpf_probe_attach_type type;
-    };
-    for (const Probe &p :
-         {Probe{"tcp_v4_connect", "pidtree_v4_entry", BPF_PROBE_ENTRY},
-          Probe{"tcp_v4_connect", "pidtree_return", BPF_PROBE_RETURN},
-          Probe{"tcp_v6_connect", "pidtree_v6_entry", BPF_PROBE_ENTRY},
-          Probe{"tcp_v6_connect", "pidtree_return", BPF_PROBE_RETURN}}) {
-      auto status = bpf_->attach_kprobe(p.func, p.fn, 0, p.type);
-      if (!status.ok())
-        return with_hint(std::string("cannot attach a kprobe to ") + p.func,
-                         status.msg());
-    }
+    kprobes_.emplace_back(p.func, p.type);
   }
   return "";
 }
@@ -170,15 +189,15 @@ void ConnectProbe::drain() {
 void ConnectProbe::detach() {
   // One call per probe: bcc 0.26's detach_all() leaves its bookkeeping in
   // place, so the destructor would detach (and free) everything twice.
-  if (attached_ == Backend::kTracepoint) {
-    bpf_->detach_tracepoint("sock:inet_sock_set_state");
-  } else if (attached_ == Backend::kKprobe) {
-    for (const char *func : {"tcp_v4_connect", "tcp_v6_connect"}) {
-      bpf_->detach_kprobe(func, BPF_PROBE_ENTRY);
-      bpf_->detach_kprobe(func, BPF_PROBE_RETURN);
-    }
-  }
-  attached_ = Backend::kAuto;
+  // The connect probes go first, so no connect is reported without the
+  // process events that precede it.
+  for (const auto &kprobe : kprobes_)
+    bpf_->detach_kprobe(kprobe.first,
+                        static_cast<bpf_probe_attach_type>(kprobe.second));
+  kprobes_.clear();
+  for (auto it = tracepoints_.rbegin(); it != tracepoints_.rend(); ++it)
+    bpf_->detach_tracepoint(*it);
+  tracepoints_.clear();
 }
 
 void ConnectProbe::sample_cb(void *cookie, void *data, int size) {

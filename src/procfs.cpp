@@ -1,5 +1,6 @@
 #include "pidtree/procfs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -101,6 +102,64 @@ bool parse_status(const std::string &text, ProcessInfo *out) {
     pos = eol + 1;
   }
   return have_ppid && have_uid && have_name;
+}
+
+bool parse_stat_start_ticks(const std::string &text, uint64_t *ticks) {
+  size_t paren = text.rfind(')');
+  if (paren == std::string::npos)
+    return false;
+  // Fields after the command start at field 3; starttime is field 22.
+  size_t pos = paren + 1;
+  for (int field = 3; field <= 22; ++field) {
+    while (pos < text.size() && text[pos] == ' ')
+      ++pos;
+    size_t end = text.find(' ', pos);
+    if (end == std::string::npos)
+      end = text.size();
+    if (pos >= end)
+      return false;
+    if (field == 22) {
+      uint32_t digits = 0;
+      uint64_t v = 0;
+      for (size_t i = pos; i < end; ++i) {
+        if (text[i] < '0' || text[i] > '9' || ++digits > 19)
+          return false;
+        v = v * 10 + static_cast<uint64_t>(text[i] - '0');
+      }
+      *ticks = v;
+      return true;
+    }
+    pos = end;
+  }
+  return false;
+}
+
+uint64_t ProcFs::start_time_ns(uint32_t pid) {
+  std::string text;
+  bool cut = false;
+  uint64_t ticks = 0;
+  if (read_file(root_ + "/" + std::to_string(pid) + "/stat", 4096, &text,
+                &cut) != FileRead::kOk ||
+      !parse_stat_start_ticks(text, &ticks))
+    return 0;
+  static const long hz = sysconf(_SC_CLK_TCK);
+  return ticks * (1000000000ull / static_cast<uint64_t>(hz > 0 ? hz : 100));
+}
+
+std::vector<uint32_t> ProcFs::list_pids() {
+  std::vector<uint32_t> pids;
+  DIR *dir = opendir(root_.c_str());
+  if (!dir)
+    return pids;
+  while (dirent *entry = readdir(dir)) {
+    uint32_t pid = 0;
+    const char *name = entry->d_name;
+    if (parse_u32(name, name + strlen(name), &pid) && pid != 0 &&
+        std::to_string(pid) == name)
+      pids.push_back(pid);
+  }
+  closedir(dir);
+  return pids;
 }
 
 ReadStatus ProcFs::read(uint32_t pid, ProcessInfo *out) {

@@ -29,6 +29,8 @@ std::string build_program(const ProgramShape &shape) {
          std::to_string(shape.port_filter ? 1 : 0) + "\n";
   out += "#define PIDTREE_MAX_NET_RULES " +
          std::to_string(shape.max_net_rules) + "\n";
+  out += "#define PIDTREE_HAVE_GROUP_DEAD " +
+         std::to_string(shape.have_group_dead ? 1 : 0) + "\n";
   out += "#define PIDTREE_MAX_RULE_PORTS " +
          std::to_string(shape.max_rule_ports) + "\n\n";
   out += "/* ---- bpf/event.h ---- */\n";
@@ -41,6 +43,10 @@ std::string build_program(const ProgramShape &shape) {
   } else {
     out += "\n/* ---- bpf/tcp_connect_tracepoint.bpf.c ---- */\n";
     out += embedded::kTcpConnectTracepointBpfC;
+  }
+  if (shape.process_events) {
+    out += "\n/* ---- bpf/process_events.bpf.c ---- */\n";
+    out += embedded::kProcessEventsBpfC;
   }
   return out;
 }

@@ -10,24 +10,35 @@ namespace pidtree {
 void Tracer::begin_batch() { boot_to_real_ns_ = clock_.boot_to_realtime_ns(); }
 
 void Tracer::on_sample(const void *data, size_t size) {
-  auto event = decode_connect_event(data, size);
+  auto event = decode_event(data, size);
   if (!event) {
     ++malformed_;
     std::fprintf(
         stderr, "pidtree-bcc: dropped a malformed record of %zu bytes\n", size);
     return;
   }
+  orderer_.push(std::move(*event));
+}
+
+void Tracer::handle(const Event &event) {
+  if (const auto *proc = std::get_if<ProcEvent>(&event)) {
+    if (processes_)
+      processes_->apply(*proc);
+    return;
+  }
+  const auto &connect = std::get<ConnectEvent>(event);
   ++events_;
-  Ancestry ancestry = ancestry_.resolve(*event);
+  Ancestry ancestry = ancestry_.resolve(connect);
   std::string timestamp = format_rfc3339_utc(
-      static_cast<int64_t>(event->ts_boot_ns) + boot_to_real_ns_);
-  sink_.add_line(formatter_.connect_event(*event, ancestry,
-                                          users_.name(event->uid), timestamp));
+      static_cast<int64_t>(connect.ts_boot_ns) + boot_to_real_ns_);
+  sink_.add_line(formatter_.connect_event(connect, ancestry,
+                                          users_.name(connect.uid), timestamp));
 }
 
 void Tracer::on_lost(uint64_t count) { lost_batch_ += count; }
 
-bool Tracer::end_batch() {
+bool Tracer::end_batch(uint64_t watermark) {
+  orderer_.release(watermark, [this](const Event &e) { handle(e); });
   if (lost_batch_ > 0) {
     lost_total_ += lost_batch_;
     std::fprintf(stderr,

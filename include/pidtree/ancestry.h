@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pidtree/decode.h"
+#include "pidtree/process_table.h"
 #include "pidtree/procfs.h"
 #include "pidtree/users.h"
 
@@ -40,6 +41,40 @@ class ProcAncestry : public AncestryResolver {
  private:
   ProcessSource &source_;
   UserDb &users_;
+};
+
+// Takes the fork/exec/exit/uid events that keep a process table current.
+class ProcessEventHandler {
+ public:
+  virtual ~ProcessEventHandler() = default;
+  virtual void apply(const ProcEvent &event) = 0;
+};
+
+// Resolves from the kernel-fed process table, so the tree is the one the
+// process had at its connect, whatever happened since. A process the table
+// does not know (its events were lost) is read from /proc instead, and the
+// event's `error` says so.
+class TableAncestry : public AncestryResolver, public ProcessEventHandler {
+ public:
+  TableAncestry(ProcessTable &table, ProcessSource &source, UserDb &users)
+      : table_(table),
+        source_(source),
+        users_(users),
+        fallback_(source, users) {}
+
+  // Records every running process from /proc. Call once the process
+  // probes are attached, before handling any event.
+  void seed();
+  void apply(const ProcEvent &event) override;
+  Ancestry resolve(const ConnectEvent &event) override;
+  // After lost events: processes whose exit was lost are marked exited.
+  void resync();
+
+ private:
+  ProcessTable &table_;
+  ProcessSource &source_;
+  UserDb &users_;
+  ProcAncestry fallback_;
 };
 
 }  // namespace pidtree

@@ -20,6 +20,8 @@ class SystemClock : public Clock {
  public:
   int64_t boot_to_realtime_ns() override;
   int64_t realtime_ns() override;
+  // CLOCK_BOOTTIME now: the clock of the kernel's event stamps.
+  int64_t boottime_ns();
 };
 
 // "2026-11-29T12:05:28.123456Z" for nanoseconds since the Unix epoch.

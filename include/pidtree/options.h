@@ -11,12 +11,18 @@ namespace pidtree {
 enum class Backend { kAuto, kKprobe, kTracepoint };
 const char *backend_name(Backend backend);
 
+// Where ancestry comes from: the kernel-fed process table (default), or a
+// walk of /proc when the event is handled (racy; kept for comparison).
+enum class AncestrySource { kTable, kProc };
+
 struct Options {
   Backend backend = Backend::kAuto;
   FilterConfig filters;  // defaults (unless disabled) plus --filter
   std::string output_file = "-";
   bool print_and_quit = false;
   unsigned perf_pages = 256;  // per CPU, a power of two
+  AncestrySource ancestry = AncestrySource::kTable;
+  size_t max_exited = 65536;  // exited processes kept for descendants
 };
 
 // What the caller should do after parsing.

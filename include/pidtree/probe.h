@@ -7,6 +7,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pidtree/filters.h"
 #include "pidtree/kernel_features.h"
@@ -28,7 +30,9 @@ class ConnectProbe {
   // Each step returns "" or a one-line error.
   std::string compile(const std::string &program);
   std::string load_filters(const FilterMapEntries &entries);
-  std::string attach(Backend backend);
+  // Attaches the connect probes of `backend`, and with `process_events`
+  // the probes that feed the process table.
+  std::string attach(Backend backend, bool process_events);
   std::string open_buffer(unsigned pages, SampleFn on_sample, LostFn on_lost);
   // Releases the compiler's memory once everything is loaded.
   void release_compiler_memory();
@@ -40,14 +44,17 @@ class ConnectProbe {
   void detach();
 
  private:
-  std::string attach_probes(Backend backend);
+  std::string attach_probes(Backend backend, bool process_events);
+  std::string attach_tracepoint(const std::string &category,
+                                const std::string &name);
   static void sample_cb(void *cookie, void *data, int size);
   static void lost_cb(void *cookie, uint64_t count);
 
   std::unique_ptr<ebpf::BPF> bpf_;
   SampleFn on_sample_;
   LostFn on_lost_;
-  Backend attached_ = Backend::kAuto;  // kAuto: nothing attached
+  std::vector<std::string> tracepoints_;  // attached, in order
+  std::vector<std::pair<std::string, int>> kprobes_;
 };
 
 }  // namespace pidtree

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pidtree {
 
@@ -22,12 +23,18 @@ class ProcessSource {
  public:
   virtual ~ProcessSource() = default;
   virtual ReadStatus read(uint32_t pid, ProcessInfo *out) = 0;
+  // Start time on the boot clock (ns, clock-tick resolution); 0 if gone.
+  virtual uint64_t start_time_ns(uint32_t pid) = 0;
+  // Every process (thread group) now.
+  virtual std::vector<uint32_t> list_pids() = 0;
 };
 
 class ProcFs : public ProcessSource {
  public:
   explicit ProcFs(std::string root = "/proc") : root_(std::move(root)) {}
   ReadStatus read(uint32_t pid, ProcessInfo *out) override;
+  uint64_t start_time_ns(uint32_t pid) override;
+  std::vector<uint32_t> list_pids() override;
 
  private:
   std::string root_;
@@ -42,5 +49,9 @@ std::string join_cmdline(const std::string &raw);
 
 // Parses the fields we use from /proc/PID/status text; false if malformed.
 bool parse_status(const std::string &text, ProcessInfo *out);
+
+// Field 22 (starttime, clock ticks since boot) of /proc/PID/stat text; the
+// command name in parentheses may itself hold spaces and ')'.
+bool parse_stat_start_ticks(const std::string &text, uint64_t *ticks);
 
 }  // namespace pidtree

@@ -1,5 +1,6 @@
-// The per-event pipeline: decode -> ancestry -> enrichment -> output.
-// Knows nothing about BPF; the probe feeds it raw samples and lost counts.
+// The per-event pipeline: decode -> (kernel time order) -> ancestry ->
+// enrichment -> output. Knows nothing about BPF; the probe feeds it raw
+// samples and lost counts.
 #pragma once
 
 #include <cstddef>
@@ -7,6 +8,7 @@
 
 #include "pidtree/ancestry.h"
 #include "pidtree/clock.h"
+#include "pidtree/event_orderer.h"
 #include "pidtree/output.h"
 #include "pidtree/users.h"
 
@@ -14,25 +16,38 @@ namespace pidtree {
 
 class Tracer {
  public:
+  // `processes` (optional) receives the process events, in time order
+  // with the connects, before any connect that follows them is resolved.
   Tracer(AncestryResolver &ancestry, UserDb &users, Clock &clock,
-         OutputSink &sink)
-      : ancestry_(ancestry), users_(users), clock_(clock), sink_(sink) {}
+         OutputSink &sink, ProcessEventHandler *processes = nullptr)
+      : ancestry_(ancestry),
+        users_(users),
+        clock_(clock),
+        sink_(sink),
+        processes_(processes) {}
 
   void begin_batch();
   void on_sample(const void *data, size_t size);
   void on_lost(uint64_t count);
-  // Reports lost events of the batch and flushes; false once output failed.
-  bool end_batch();
+  // Handles the held events stamped at or before `watermark` (boot clock
+  // ns) in time order, reports lost events, and flushes. False once the
+  // output has failed.
+  bool end_batch(uint64_t watermark = UINT64_MAX);
+  size_t held() const { return orderer_.held(); }
 
   uint64_t events() const { return events_; }
   uint64_t lost() const { return lost_total_; }
   uint64_t malformed() const { return malformed_; }
 
  private:
+  void handle(const Event &event);
+
   AncestryResolver &ancestry_;
   UserDb &users_;
   Clock &clock_;
   OutputSink &sink_;
+  ProcessEventHandler *processes_;
+  EventOrderer orderer_;
   JsonFormatter formatter_;
   int64_t boot_to_real_ns_ = 0;
   uint64_t events_ = 0;
