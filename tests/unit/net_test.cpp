@@ -52,9 +52,8 @@ TEST(ParseIp, Ipv6) {
   EXPECT_EQ(a.family, Family::kIpv6);
   EXPECT_EQ(a.size(), 16u);
   EXPECT_EQ(a.max_prefix(), 128u);
-  const std::array<uint8_t, 16> want = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0,    0,
-                                        0,    0,    0xff, 0,    0, 0x42, 0x83,
-                                        0x29};
+  const std::array<uint8_t, 16> want = {
+      0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0xff, 0, 0, 0x42, 0x83, 0x29};
   EXPECT_EQ(a.bytes, want);
 
   IpAddress loop = parse_ip("::1");
@@ -82,7 +81,8 @@ TEST(ParseIp, RejectsNamesScopesAndSloppyForms) {
   for (const char *bad :
        {"localhost", "example.com", "fe80::1%eth0", " 1.2.3.4", "1.2.3.4 ",
         "1.2.3", "01.2.3.4", "1.2.3.04", "0x1.2.3.4", "256.1.1.1", "1.2.3.4.5",
-        "", "1::2::3", "[::1]", "::ffff:1.2.3", "::ffff:01.2.3.4", "1.2.3.4/8"}) {
+        "", "1::2::3", "[::1]", "::ffff:1.2.3", "::ffff:01.2.3.4",
+        "1.2.3.4/8"}) {
     std::string msg = error_of([&] { parse_ip(bad); });
     EXPECT_NE(msg.find(std::string("'") + bad + "'"), std::string::npos)
         << "message must quote " << bad << ": " << msg;
@@ -317,9 +317,9 @@ TEST(ParsePortRange, SingleAndRange) {
 }
 
 TEST(ParsePortRange, Rejects) {
-  for (const char *bad : {"", "-1", "65536", "+80", "0x50", "80-", "-80",
-                          "1-2-3", "8o", "99999999999", "4294967376", "80 81",
-                          "1e3", "-"}) {
+  for (const char *bad :
+       {"", "-1", "65536", "+80", "0x50", "80-", "-80", "1-2-3", "8o",
+        "99999999999", "4294967376", "80 81", "1e3", "-"}) {
     std::string m = error_of([&] { parse_port_range(bad); });
     EXPECT_NE(m.find(std::string("'") + bad + "'"), std::string::npos)
         << bad << ": " << m;
@@ -391,6 +391,32 @@ TEST(ParsePortSpec, VeryLongInput) {
   std::string m2 = error_of([&] { parse_port_spec(with_nl); });
   EXPECT_LT(m2.size(), 600u);
   EXPECT_EQ(m2.find('\n'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pidtree
+
+namespace pidtree {
+namespace {
+
+TEST(ParseCidr, PrefixWithLeadingZeroIsRejected) {
+  EXPECT_NE(error_of([] { parse_cidr("10.0.0.0/08"); }).find("10.0.0.0/08"),
+            std::string::npos);
+  EXPECT_EQ(parse_cidr("0.0.0.0/0").prefix, 0u);
+}
+
+TEST(ParseCidr, MappedIpv6NetworkAsksForTheIpv4One) {
+  std::string err = error_of([] { parse_cidr("::ffff:10.0.0.0/104"); });
+  EXPECT_NE(err.find("use 10.0.0.0/8"), std::string::npos) << err;
+  err = error_of([] { parse_cidr("::ffff:0:0/96"); });
+  EXPECT_NE(err.find("use 0.0.0.0/0"), std::string::npos) << err;
+  // Wider v6 networks that merely contain the mapped range are allowed.
+  EXPECT_EQ(parse_cidr("::/0").prefix, 0u);
+}
+
+TEST(Printable, EscapesControlBytesAndCuts) {
+  EXPECT_EQ(printable("a\rb\x1b"), "a\\x0db\\x1b");
+  EXPECT_EQ(printable(std::string(300, 'x')), std::string(200, 'x') + "...");
 }
 
 }  // namespace
