@@ -10,6 +10,11 @@ namespace {
 // a loop.
 constexpr size_t kMaxDepth = 1024;
 
+// Every problem met on the way is kept, in the order met.
+void add_error(Ancestry *out, const std::string &message) {
+  out->error += out->error.empty() ? message : "; " + message;
+}
+
 }  // namespace
 
 Ancestry ProcAncestry::resolve(const ConnectEvent &event) {
@@ -18,9 +23,9 @@ Ancestry ProcAncestry::resolve(const ConnectEvent &event) {
   uint32_t pid = event.pid;
   while (true) {
     if (!seen.insert(pid).second || out.tree.size() >= kMaxDepth) {
-      out.error = "ancestry of process " + std::to_string(event.pid) +
-                  " loops at pid " + std::to_string(pid) +
-                  " (pid reused during the walk)";
+      add_error(&out, "ancestry of process " + std::to_string(event.pid) +
+                          " loops at pid " + std::to_string(pid) +
+                          " (pid reused during the walk)");
       break;
     }
     ProcessInfo info;
@@ -29,14 +34,14 @@ Ancestry ProcAncestry::resolve(const ConnectEvent &event) {
       std::string who = pid == event.pid
                             ? "connecting process " + std::to_string(pid)
                             : "process " + std::to_string(pid);
-      out.error = status == ReadStatus::kGone
-                      ? who + " exited before its ancestry was read"
-                      : who + " has unreadable /proc entries";
+      add_error(&out, status == ReadStatus::kGone
+                          ? who + " exited before its ancestry was read"
+                          : who + " has unreadable /proc entries");
       break;
     }
-    if (info.exited && out.error.empty())
-      out.error = "process " + std::to_string(pid) +
-                  " exited before its command line was read";
+    if (info.exited)
+      add_error(&out, "process " + std::to_string(pid) +
+                          " exited before its command line was read");
     out.tree.push_back(
         ProcNode{pid, std::move(info.cmdline), users_.name(info.uid)});
     if (pid == 1 || info.ppid == 0)

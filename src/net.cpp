@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -9,22 +10,8 @@ namespace pidtree {
 
 namespace {
 
-// Non-printable bytes in an echoed value could garble the one-line error.
 std::string quoted(const std::string &text) {
-  std::string out = "'";
-  for (unsigned char c : text.substr(0, 200)) {
-    if (c < 0x20 || c == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > 200)
-    out += "...";
-  return out + "'";
+  return "'" + printable(text) + "'";
 }
 
 std::string trim(const std::string &s) {
@@ -53,6 +40,23 @@ bool parse_uint(const std::string &s, unsigned long max, unsigned long *out) {
 }
 
 }  // namespace
+
+std::string printable(const std::string &text) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : text.substr(0, 200)) {
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > 200)
+    out += "...";
+  return out;
+}
 
 IpAddress parse_ip(const std::string &text) {
   IpAddress addr;
@@ -109,7 +113,9 @@ Cidr parse_cidr(const std::string &raw) {
   cidr.prefix = cidr.network.max_prefix();
   if (slash != std::string::npos) {
     unsigned long prefix = 0;
-    if (!parse_uint(text.substr(slash + 1), cidr.network.max_prefix(), &prefix))
+    std::string prefix_text = text.substr(slash + 1);
+    if (!parse_uint(prefix_text, cidr.network.max_prefix(), &prefix) ||
+        (prefix_text.size() > 1 && prefix_text[0] == '0'))
       throw InputError("invalid network " + quoted(raw) +
                        ": prefix length must be 0-" +
                        std::to_string(cidr.network.max_prefix()));
@@ -120,6 +126,19 @@ Cidr parse_cidr(const std::string &raw) {
     throw InputError("invalid network " + quoted(raw) +
                      ": host bits are set (did you mean " + format_ip(masked) +
                      "/" + std::to_string(cidr.prefix) + "?)");
+  // Mapped destinations are judged by their IPv4 part, so a rule inside
+  // ::ffff:0:0/96 could never match: ask for the IPv4 network instead.
+  static const Cidr kMapped{parse_ip("::ffff:0:0"), 96};
+  if (cidr.prefix >= 96 && kMapped.contains(cidr.network)) {
+    IpAddress v4;
+    v4.family = Family::kIpv4;
+    std::copy(cidr.network.bytes.begin() + 12, cidr.network.bytes.end(),
+              v4.bytes.begin());
+    throw InputError("invalid network " + quoted(raw) +
+                     ": IPv4-mapped destinations are filtered by their IPv4 "
+                     "part; use " +
+                     format_ip(v4) + "/" + std::to_string(cidr.prefix - 96));
+  }
   return cidr;
 }
 

@@ -22,12 +22,13 @@ const char *backend_name(Backend backend) {
 
 namespace {
 
-// CLI11 messages may span lines; the contract is one line on stderr.
+// CLI11 messages may span lines and echo what was typed; the contract is
+// one printable line on stderr.
 std::string one_line(std::string text) {
   std::replace(text.begin(), text.end(), '\n', ' ');
   while (!text.empty() && text.back() == ' ')
     text.pop_back();
-  return text;
+  return printable(text);
 }
 
 }  // namespace
@@ -107,7 +108,7 @@ ParseResult parse_options(int argc, const char *const *argv) {
     else if (backend == "tracepoint")
       opt.backend = Backend::kTracepoint;
     else
-      throw InputError("invalid --backend '" + backend +
+      throw InputError("invalid --backend '" + printable(backend) +
                        "': expected auto, kprobe or tracepoint");
     if (opt.perf_pages == 0 || (opt.perf_pages & (opt.perf_pages - 1)) ||
         opt.perf_pages > 65536)

@@ -67,6 +67,12 @@ bool OutputSink::flush() {
     if (n < 0) {
       if (errno == EINTR)
         continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // A non-blocking output (inherited): wait until it takes more.
+        pollfd p{fd_, POLLOUT, 0};
+        if (::poll(&p, 1, -1) >= 0 && !(p.revents & (POLLERR | POLLNVAL)))
+          continue;
+      }
       failed_ = true;
       errno_ = errno;
       break;

@@ -33,9 +33,11 @@ FileRead read_file(const std::string &path, size_t limit, std::string *out,
     }
     if (n == 0)
       break;
-    size_t take = std::min(static_cast<size_t>(n), limit - out->size());
+    // Keep one byte past the limit: only then do we know there was more.
+    size_t take = std::min(static_cast<size_t>(n), limit + 1 - out->size());
     out->append(buf, take);
-    if (out->size() >= limit) {
+    if (out->size() > limit) {
+      out->resize(limit);
       *cut = true;
       break;
     }
@@ -56,6 +58,9 @@ bool parse_u32(const char *p, const char *end, uint32_t *out) {
       return false;
     ++p;
   }
+  // The number must be the whole field ("12abc" is not 12).
+  if (p < end && *p != ' ' && *p != '\t')
+    return false;
   *out = static_cast<uint32_t>(v);
   return true;
 }

@@ -16,6 +16,10 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// `text` made safe for a one-line message: control bytes become \xNN and
+// anything past 200 bytes becomes "...".
+std::string printable(const std::string &text);
+
 enum class Family { kIpv4, kIpv6 };
 
 struct IpAddress {
