@@ -40,6 +40,15 @@ class FakeProcesses : public ProcessSource {
     *out = it->second;
     return ReadStatus::kOk;
   }
+  uint64_t start_time_ns(uint32_t pid) override {
+    return procs_.count(pid) ? 1000 + pid : 0;
+  }
+  std::vector<uint32_t> list_pids() override {
+    std::vector<uint32_t> out;
+    for (const auto &kv : procs_)
+      out.push_back(kv.first);
+    return out;
+  }
 
   std::vector<uint32_t> reads;
 
