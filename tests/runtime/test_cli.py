@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Command-line tests of pidtree-bcc that need neither root nor BPF.
+
+usage: python3 test_cli.py PATH-TO-pidtree-bcc
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+BINARY = None  # set by harness.main from argv[1]
+
+ERROR_PREFIX = "pidtree-bcc: error: "
+
+
+def run(args, timeout=30, prefix=()):
+    """Runs the binary; returns (rc, stdout bytes, stderr text)."""
+    p = subprocess.run(list(prefix) + [BINARY] + list(args),
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def printable(value):
+    """How the binary echoes a value: control bytes as \\xNN."""
+    return re.sub(r"[\x00-\x1f\x7f]",
+                  lambda m: "\\x%02x" % ord(m.group(0)), value)
+
+
+# (arguments, text the single error line must contain). Each is run with -p
+# appended too, so that a parser that lets the bad value through would print
+# the program (exit 0) instead of failing.
+BAD_INPUTS = [
+    (["--filter", "300.1.1.1/8"], "300.1.1.1/8"),
+    (["--filter", "10.1.0.0/8"], "10.1.0.0/8"),          # host bits set
+    (["--filter", "2001:db8::1/32"], "2001:db8::1/32"),  # host bits set
+    (["--filter", "::1/129"], "::1/129"),
+    (["--filter", "10.0.0.0/-1"], "10.0.0.0/-1"),
+    (["--filter", 'x;system("id")'], 'x;system("id")'),
+    (["--filter", "10.0.0.0/8\nfoo"], printable("10.0.0.0/8\nfoo")),
+    (["--filter", "1.2.3.0/24\x1b[31m"], printable("1.2.3.0/24\x1b[31m")),
+    (["--filter", "1" * 300], "1" * 100),
+    (["--include-ports", "70000"], "70000"),
+    (["--include-ports", "90-80"], "90-80"),
+    (["--include-ports", "80,"], "80,"),
+    (["--include-ports", "\x1b[31m"], printable("\x1b[31m")),
+    (["--exclude-ports", ""], "''"),
+    (["--exclude-ports", "22;reboot"], "22;reboot"),
+    (["--include-ports", "80", "--exclude-ports", "22"], "--exclude-ports"),
+    (["--backend", "foo"], "foo"),
+    (["--backend", ""], "''"),
+    (["--perf-pages", "3"], "3"),
+    (["--perf-pages", "0"], "0"),
+    (["--perf-pages", "131072"], "131072"),
+    (["--perf-pages", "abc"], "abc"),
+    (["--output-file", ""], "--output-file"),
+    (["--bogus"], "--bogus"),
+]
+
+HELP_FLAGS = ["-h", "--help", "-v", "--version", "--backend", "--filter",
+              "--no-default-filters", "--include-ports", "--exclude-ports",
+              "-f", "--output-file", "-p", "--print-and-quit", "--perf-pages"]
+
+
+class TestHelpAndVersion(unittest.TestCase):
+    def test_help_mentions_every_flag(self):
+        for flag in ("--help", "-h"):
+            rc, out, err = run([flag])
+            text = out.decode()
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(err, "")
+            for f in HELP_FLAGS:
+                self.assertRegex(text, r"(^|[\s,])%s\b" % re.escape(f),
+                                 "%s not in %s output:\n%s" % (f, flag, text))
+            for word in ("auto", "kprobe", "tracepoint", "CIDR"):
+                self.assertIn(word, text)
+
+    def test_version(self):
+        for flag in ("-v", "--version"):
+            rc, out, err = run([flag])
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out.decode(), r"^pidtree-bcc \d+\.\d+\.\d+\S*\n$")
+            self.assertEqual(err, "")
+
+
+class TestPrintProgram(unittest.TestCase):
+    def program(self, *args):
+        rc, out, err = run(["-p"] + list(args))
+        self.assertEqual(rc, 0, "pidtree-bcc -p %s failed: %s" % (args, err))
+        self.assertEqual(err, "", "-p wrote to stderr")
+        return out.decode()
+
+    def test_default_program_matches_the_kernel(self):
+        text = self.program()
+        if harness.kprobes_available():
+            self.assertIn("pidtree_v4_entry", text)
+            self.assertIn("kprobe backend", text)
+        else:
+            self.assertIn("TRACEPOINT_PROBE", text)
+            self.assertIn("tracepoint backend", text)
+            self.assertNotIn("pidtree_v4_entry", text)
+
+    def test_backends(self):
+        kp = self.program("--backend", "kprobe")  # works without kprobes
+        self.assertIn("pidtree_v4_entry", kp)
+        self.assertIn("pidtree_v6_entry", kp)
+        self.assertNotIn("TRACEPOINT_PROBE", kp)
+        tp = self.program("--backend", "tracepoint")
+        self.assertIn("TRACEPOINT_PROBE(sock, inet_sock_set_state)", tp)
+        self.assertNotIn("pidtree_v4_entry", tp)
+
+    def test_filters_are_data_not_program_text(self):
+        base = self.program("--backend", "tracepoint").splitlines()
+        text = self.program("--backend", "tracepoint", "--filter",
+                            "1.2.3.0/24", "--filter", "2001:db8:77::/48",
+                            "--include-ports", "4321")
+        for needle in ("1.2.3", "2001:db8:77", "4321"):
+            self.assertNotIn(needle, text)
+        lines = text.splitlines()
+        self.assertEqual(len(lines), len(base))
+        for a, b in zip(base, lines):
+            if a != b:
+                self.assertRegex(b, r"^#define PIDTREE_[A-Z0-9_]+ \d+$",
+                                 "a line other than a numeric define "
+                                 "changed: %r -> %r" % (a, b))
+
+    def test_print_needs_no_root(self):
+        if os.geteuid() != 0:
+            self.program()  # we are not root already
+            return
+        # Copy the binary where user nobody can reach it.
+        copy = os.path.join(harness.tmpdir(), "pidtree-bcc-cli")
+        shutil.copy(BINARY, copy)
+        os.chmod(copy, 0o755)
+        p = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             copy, "-p"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"pidtree_submit", p.stdout)
+
+
+class TestBadInput(unittest.TestCase):
+    def check_bad(self, args, expected):
+        for extra in ([], ["-p"]):
+            argv = list(args) + extra
+            with self.subTest(argv=argv):
+                rc, out, err = run(argv)
+                self.assertEqual(rc, 2, "%r: exit %d, stderr %r"
+                                 % (argv, rc, err))
+                self.assertEqual(out, b"", "%r printed on stdout" % (argv,))
+                lines = err.split("\n")
+                self.assertEqual(len(lines), 2,
+                                 "%r: want one stderr line, got %r"
+                                 % (argv, err))
+                self.assertEqual(lines[1], "")
+                self.assertTrue(lines[0].startswith(ERROR_PREFIX),
+                                "%r: %r" % (argv, lines[0]))
+                self.assertIn(expected, lines[0],
+                              "%r: the error does not name %r: %r"
+                              % (argv, expected, lines[0]))
+                self.assertNotRegex(lines[0], r"[\x00-\x08\x0b-\x1f\x7f]",
+                                    "raw control bytes in the error line")
+
+    def test_bad_inputs(self):
+        for args, expected in BAD_INPUTS:
+            self.check_bad(args, expected)
+
+    def test_missing_value(self):
+        rc, out, err = run(["--filter"])
+        self.assertEqual(rc, 2)
+        self.assertEqual(out, b"")
+        self.assertTrue(err.startswith(ERROR_PREFIX) and
+                        err.count("\n") == 1 and "--filter" in err, err)
+
+
+if __name__ == "__main__":
+    harness.main(globals(), needs_root=False)
