@@ -57,8 +57,8 @@ struct pidtree_proc_event {
 
 /* argv is captured in the kernel at exec time, NUL separated and bounded:
  * at most PIDTREE_MAX_ARGS arguments and PIDTREE_ARGS_SIZE bytes. */
-#define PIDTREE_ARGS_SIZE 4096 /* a power of two */
-#define PIDTREE_MAX_ARGS 128
+#define PIDTREE_ARGS_SIZE 8192 /* a power of two */
+#define PIDTREE_MAX_ARGS 256
 #define PIDTREE_EXEC_ARGS_CUT 1 /* argv was longer than what was kept */
 #define PIDTREE_EXEC_NO_ARGV 2  /* no execve seen: args holds the filename */
 

@@ -475,6 +475,24 @@ def proc_cmdline(pid):
     return raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
 
 
+# What the kernel keeps of an argv (bpf/event.h: PIDTREE_ARGS_SIZE) and the
+# marker of a cut command line (include/pidtree/procfs.h).
+ARGS_SIZE = 8192
+CUT_MARKER = "...[truncated]"
+
+
+def kernel_cmdline(argv):
+    """The cmdline pidtree-bcc reports for a process exec'd with argv (str
+    or bytes items): the first ARGS_SIZE bytes of the NUL-separated argv,
+    joined by spaces, marked when cut."""
+    raw = b"".join((a if isinstance(a, bytes) else a.encode()) + b"\0"
+                   for a in argv)
+    cut = len(raw) > ARGS_SIZE
+    kept = raw[:ARGS_SIZE].rstrip(b"\0").replace(b"\0", b" ")
+    text = kept.decode("utf-8", "replace")
+    return text + CUT_MARKER if cut else text
+
+
 def kprobes_available():
     return (os.path.exists("/sys/bus/event_source/devices/kprobe") or
             os.path.exists("/sys/kernel/tracing/kprobe_events") or

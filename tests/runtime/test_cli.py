@@ -109,7 +109,12 @@ class TestPrintProgram(unittest.TestCase):
         kp = self.program("--backend", "kprobe")  # works without kprobes
         self.assertIn("pidtree_v4_entry", kp)
         self.assertIn("pidtree_v6_entry", kp)
-        self.assertNotIn("TRACEPOINT_PROBE", kp)
+        self.assertNotIn("TRACEPOINT_PROBE(sock, inet_sock_set_state)", kp)
+        # Both backends carry the process-table probes.
+        for text in (kp, self.program("--backend", "tracepoint")):
+            self.assertIn("TRACEPOINT_PROBE(task, task_newtask)", text)
+        self.assertNotIn("task_newtask",
+                         self.program("--ancestry", "proc"))
         tp = self.program("--backend", "tracepoint")
         self.assertIn("TRACEPOINT_PROBE(sock, inet_sock_set_state)", tp)
         self.assertNotIn("pidtree_v4_entry", tp)
