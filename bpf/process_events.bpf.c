@@ -10,8 +10,10 @@
 #define PIDTREE_CLONE_THREAD 0x00010000
 #define PIDTREE_CLONE_PARENT 0x00008000
 
-/* argv of an execve() in progress, by thread, until it succeeds or fails. */
-BPF_HASH(pending_exec, u32, struct pidtree_exec_event, 1024);
+/* argv of an execve() in progress, by thread, until it succeeds or fails.
+ * LRU: an entry whose execve() never returned (the task was killed) must
+ * not hold a slot for ever. */
+BPF_TABLE("lru_hash", u32, struct pidtree_exec_event, pending_exec, 256);
 /* An exec event is too big for the BPF stack; this is its workspace. */
 BPF_PERCPU_ARRAY(exec_scratch, struct pidtree_exec_event, 1);
 
