@@ -76,15 +76,23 @@ struct pidtree_exec_event {
   char args[2 * PIDTREE_ARGS_SIZE];
 };
 
-/* Keys of the longest-prefix-match tries that hold the network filters. */
+/* Keys of the longest-prefix-match tries that hold the network filters.
+ * Two rule sets live side by side, told apart by the leading `set` byte
+ * (covered by the prefix), so a reload fills the idle set and then flips
+ * filter_active: every lookup sees the old rules or the new, never a mix.
+ * prefixlen = 8 (the set byte) + the network's prefix length. */
 struct pidtree_lpm_v4_key {
   __u32 prefixlen;
+  __u8 set;
   __u8 addr[4];
+  __u8 pad[3]; /* zero */
 };
 
 struct pidtree_lpm_v6_key {
   __u32 prefixlen;
+  __u8 set;
   __u8 addr[16];
+  __u8 pad[3]; /* zero */
 };
 
 /* How a matching network rule treats the destination port. */
@@ -98,7 +106,8 @@ struct pidtree_net_rule {
   __u32 port_mode; /* PIDTREE_PORTS_* */
 };
 
-/* Key of the per-rule port set consulted for EXCEPT/ONLY rules. */
+/* Key of the per-rule port set consulted for EXCEPT/ONLY rules. Rule ids
+ * are unique across both rule sets. */
 struct pidtree_rule_port_key {
   __u32 rule_id;
   __u32 port;

@@ -1,29 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * In-kernel destination filtering shared by every probe backend. The rules
- * are data in maps, filled by user space; only the map sizes and whether a
- * check is compiled in at all are templated (PIDTREE_* defines).
+ * are data in maps, filled (and reloaded) by user space; only the map sizes
+ * are templated (PIDTREE_* defines), so a reload never recompiles.
  */
 
 BPF_PERF_OUTPUT(events);
 
-/* 1 = the destination port is dropped (exclude/include ports, global). */
-BPF_ARRAY(port_filtered, u8, 65536);
+/* Which of the two rule sets is live (see bpf/event.h). */
+BPF_ARRAY(filter_active, u32, 1);
+/* 1 = the destination port is dropped; index: set << 16 | port. */
+BPF_ARRAY(port_filtered, u8, 2 * 65536);
 BPF_LPM_TRIE(filter_v4, struct pidtree_lpm_v4_key, struct pidtree_net_rule,
              PIDTREE_MAX_NET_RULES);
 BPF_LPM_TRIE(filter_v6, struct pidtree_lpm_v6_key, struct pidtree_net_rule,
              PIDTREE_MAX_NET_RULES);
-BPF_HASH(filter_rule_ports, struct pidtree_rule_port_key, u8,
-         PIDTREE_MAX_RULE_PORTS);
+BPF_F_TABLE("hash", struct pidtree_rule_port_key, u8, filter_rule_ports,
+            PIDTREE_MAX_RULE_PORTS, BPF_F_NO_PREALLOC);
 
-static __always_inline int pidtree_port_filtered(u16 port) {
-#if PIDTREE_PORT_FILTER
-  int key = port;
+static __always_inline u32 pidtree_active_set(void) {
+  int zero = 0;
+  u32 *set = filter_active.lookup(&zero);
+  return set ? (*set & 1) : 0;
+}
+
+static __always_inline int pidtree_port_filtered(u32 set, u16 port) {
+  int key = (int)(set << 16 | port);
   u8 *dropped = port_filtered.lookup(&key);
   return dropped && *dropped;
-#else
-  return 0;
-#endif
 }
 
 static __always_inline int pidtree_rule_filters(struct pidtree_net_rule *rule,
@@ -37,37 +41,37 @@ static __always_inline int pidtree_rule_filters(struct pidtree_net_rule *rule,
   return rule->port_mode == PIDTREE_PORTS_EXCEPT ? !listed : listed;
 }
 
-static __always_inline int pidtree_v4_filtered(const u8 *addr, u16 port) {
-  struct pidtree_lpm_v4_key key = {.prefixlen = 32};
+static __always_inline int pidtree_v4_filtered(u32 set, const u8 *addr,
+                                               u16 port) {
+  struct pidtree_lpm_v4_key key = {.prefixlen = 8 + 32, .set = (u8)set};
   __builtin_memcpy(key.addr, addr, 4);
   return pidtree_rule_filters(filter_v4.lookup(&key), port);
 }
 
 /* IPv4-mapped IPv6 destinations (::ffff:a.b.c.d) are judged by their IPv4
  * part, so a v6 socket cannot slip past the v4 rules. */
-static __always_inline int pidtree_v6_filtered(const u8 *addr, u16 port) {
+static __always_inline int pidtree_v6_filtered(u32 set, const u8 *addr,
+                                               u16 port) {
   u64 high = 0;
   u32 mid = 0;
   __builtin_memcpy(&high, addr, 8);
   __builtin_memcpy(&mid, addr + 8, 4);
   if (high == 0 && mid == bpf_htonl(0x0000ffff))
-    return pidtree_v4_filtered(addr + 12, port);
-  struct pidtree_lpm_v6_key key = {.prefixlen = 128};
+    return pidtree_v4_filtered(set, addr + 12, port);
+  struct pidtree_lpm_v6_key key = {.prefixlen = 8 + 128, .set = (u8)set};
   __builtin_memcpy(key.addr, addr, 16);
   return pidtree_rule_filters(filter_v6.lookup(&key), port);
 }
 
-/* Returns 1 when the event must not reach user space. */
+/* Returns 1 when the event must not reach user space: its port is dropped,
+ * or the most specific network rule that holds its destination drops it. */
 static __always_inline int pidtree_filtered(struct pidtree_connect_event *ev) {
-  if (pidtree_port_filtered(ev->dport))
+  u32 set = pidtree_active_set();
+  if (pidtree_port_filtered(set, ev->dport))
     return 1;
-#if PIDTREE_NET_FILTER
   if (ev->family == PIDTREE_AF_INET)
-    return pidtree_v4_filtered(ev->daddr, ev->dport);
-  return pidtree_v6_filtered(ev->daddr, ev->dport);
-#else
-  return 0;
-#endif
+    return pidtree_v4_filtered(set, ev->daddr, ev->dport);
+  return pidtree_v6_filtered(set, ev->daddr, ev->dport);
 }
 
 /* Fills the task identity and time, filters, and submits. */

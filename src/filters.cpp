@@ -13,7 +13,12 @@ std::vector<Cidr> default_excluded_networks() {
   return out;
 }
 
-namespace {
+std::vector<NetRule> default_rules() {
+  std::vector<NetRule> out;
+  for (const Cidr &net : default_excluded_networks())
+    out.push_back(NetRule{net, RulePorts::kAll, {}});
+  return out;
+}
 
 bool port_listed(const std::vector<PortRange> &ranges, uint16_t port) {
   for (const auto &r : ranges)
@@ -21,6 +26,8 @@ bool port_listed(const std::vector<PortRange> &ranges, uint16_t port) {
       return true;
   return false;
 }
+
+namespace {
 
 IpAddress unmap_v4(const IpAddress &addr) {
   static const uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0,    0,
@@ -44,29 +51,52 @@ bool is_filtered(const FilterConfig &config, const IpAddress &addr,
   if (config.port_mode == PortMode::kExclude && port_listed(config.ports, port))
     return true;
   IpAddress judged = unmap_v4(addr);
-  for (const auto &net : config.excluded_networks)
-    if (net.contains(judged))
+  const NetRule *best = nullptr;
+  for (const auto &rule : config.rules)
+    if (rule.network.contains(judged) &&
+        (!best || rule.network.prefix > best->network.prefix))
+      best = &rule;
+  if (!best)
+    return false;
+  switch (best->mode) {
+    case RulePorts::kAll:
       return true;
+    case RulePorts::kExcept:
+      return !port_listed(best->ports, port);
+    case RulePorts::kOnly:
+      return port_listed(best->ports, port);
+  }
   return false;
 }
 
-FilterMapEntries to_map_entries(const FilterConfig &config) {
+FilterMapEntries to_map_entries(const FilterConfig &config, uint8_t set) {
   FilterMapEntries out;
-  uint32_t rule_id = 0;
-  for (const auto &net : config.excluded_networks) {
-    pidtree_net_rule rule{};
-    rule.rule_id = rule_id++;
-    rule.port_mode = PIDTREE_PORTS_ALL;
+  out.set = set & 1;
+  // Ids differ between the two sets, so both fit in one port map.
+  uint32_t rule_id = static_cast<uint32_t>(out.set) << 24;
+  for (const auto &rule : config.rules) {
+    pidtree_net_rule value{};
+    value.rule_id = rule_id++;
+    value.port_mode = rule.mode == RulePorts::kAll      ? PIDTREE_PORTS_ALL
+                      : rule.mode == RulePorts::kExcept ? PIDTREE_PORTS_EXCEPT
+                                                        : PIDTREE_PORTS_ONLY;
+    if (rule.mode != RulePorts::kAll)
+      for (const auto &r : rule.ports)
+        for (uint32_t p = r.first; p <= r.last; ++p)
+          out.rule_ports.push_back(pidtree_rule_port_key{value.rule_id, p});
+    const Cidr &net = rule.network;
     if (net.network.family == Family::kIpv4) {
       pidtree_lpm_v4_key key{};
-      key.prefixlen = net.prefix;
+      key.prefixlen = 8 + net.prefix;
+      key.set = out.set;
       std::memcpy(key.addr, net.network.bytes.data(), 4);
-      out.v4.emplace_back(key, rule);
+      out.v4.emplace_back(key, value);
     } else {
       pidtree_lpm_v6_key key{};
-      key.prefixlen = net.prefix;
+      key.prefixlen = 8 + net.prefix;
+      key.set = out.set;
       std::memcpy(key.addr, net.network.bytes.data(), 16);
-      out.v6.emplace_back(key, rule);
+      out.v6.emplace_back(key, value);
     }
   }
   if (config.port_mode == PortMode::kInclude)

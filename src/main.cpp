@@ -13,6 +13,9 @@
 
 #include "pidtree/ancestry.h"
 #include "pidtree/clock.h"
+#include "pidtree/config.h"
+#include "pidtree/config_reload.h"
+#include "pidtree/filter_maps.h"
 #include "pidtree/options.h"
 #include "pidtree/output.h"
 #include "pidtree/preflight.h"
@@ -26,8 +29,10 @@
 namespace {
 
 volatile sig_atomic_t g_exiting = 0;
+volatile sig_atomic_t g_reload = 0;
 
 void on_signal(int) { g_exiting = 1; }
+void on_sighup(int) { g_reload = 1; }
 
 // How long after its time stamp an event is certainly in the perf buffer:
 // the BPF program stamps it and writes it within microseconds.
@@ -54,6 +59,8 @@ void install_signal_handlers() {
   // No SA_RESTART: a signal must cut the perf-buffer poll short.
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sa.sa_handler = on_sighup;
+  sigaction(SIGHUP, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a closed output shows up as EPIPE
 }
 
@@ -68,8 +75,21 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "%s\n", parsed.err.c_str());
     return parsed.exit_code;
   }
-  const Options &opt = parsed.options;
+  Options &opt = parsed.options;
   KernelFeatures kernel;
+
+  // The configuration file is input like the flags: refused with status 2.
+  FileConfig file_config;
+  if (!opt.config_file.empty()) {
+    try {
+      file_config = load_config(opt.config_file);
+      opt.filters = combine_filters(&file_config, opt.cli_filters);
+    } catch (const std::exception &e) {
+      return fail(e.what(), 2);
+    }
+    for (const auto &note : file_config.notes)
+      std::fprintf(stderr, "pidtree-bcc: note: %s\n", note.c_str());
+  }
 
   if (opt.print_and_quit) {
     Backend backend = opt.backend;
@@ -124,8 +144,13 @@ int main(int argc, char **argv) {
   if (!(err = probe.compile(build_program(program_shape(backend, opt, kernel))))
            .empty())
     return fail(err);
-  if (!(err = probe.load_filters(to_map_entries(opt.filters))).empty())
+  FilterMaps filter_maps(probe);
+  if (!(err = filter_maps.apply(opt.filters)).empty())
     return fail(err);
+  ConfigReloader reloader(opt.config_file, opt.cli_filters, opt.watch_config,
+                          filter_maps, sink, clock);
+  if (!opt.config_file.empty())
+    reloader.start(file_config);
   if (!(err = probe.open_buffer(
             opt.perf_pages,
             [&tracer](const void *d, size_t n) { tracer.on_sample(d, n); },
@@ -158,6 +183,17 @@ int main(int argc, char **argv) {
     // are drained, so it can be handled in time order.
     int64_t watermark = clock.boottime_ns() - kReorderWindowNs;
     probe.drain();
+    if (g_reload) {
+      g_reload = 0;
+      if (opt.config_file.empty())
+        std::fprintf(stderr,
+                     "pidtree-bcc: SIGHUP: no configuration file to reload "
+                     "(see --config)\n");
+      else
+        reloader.request();
+    }
+    if (!opt.config_file.empty())
+      reloader.poll();
     output_ok = tracer.end_batch(static_cast<uint64_t>(watermark)) &&
                 !sink.reader_gone();
     // Lost events may include exits: drop processes that are gone.

@@ -71,6 +71,14 @@ ParseResult parse_options(int argc, const char *const *argv) {
   app.add_option("-f,--output-file", opt.output_file,
                  "Write JSON lines to this file (appended); - is stdout")
       ->type_name("PATH");
+  app.add_option("-c,--config", opt.config_file,
+                 "YAML configuration file in Yelp pidtree-bcc's format; "
+                 "SIGHUP reloads it")
+      ->type_name("FILE");
+  bool watch_only = false;
+  app.add_flag("-w,--watch-config", watch_only,
+               "Reload the configuration when it (or a file it includes) "
+               "changes");
   app.add_flag("-p,--print-and-quit", opt.print_and_quit,
                "Print the generated BPF program and exit (no root needed)");
   app.add_option("--perf-pages", opt.perf_pages,
@@ -117,17 +125,23 @@ ParseResult parse_options(int argc, const char *const *argv) {
                        ": expected a power of two from 1 to 65536");
     if (opt.output_file.empty())
       throw InputError("invalid --output-file: empty path");
-    if (!no_default_filters)
-      opt.filters.excluded_networks = default_excluded_networks();
+    CommandLineFilters &cli = opt.cli_filters;
+    cli.no_default_filters = no_default_filters;
     for (const auto &f : filters)
-      opt.filters.excluded_networks.push_back(parse_cidr(f));
+      cli.networks.push_back(parse_cidr(f));
     if (!include_ports.empty() || inc->count() > 0) {
-      opt.filters.port_mode = PortMode::kInclude;
-      opt.filters.ports = parse_port_spec(include_ports);
+      cli.port_mode = PortMode::kInclude;
+      cli.ports = parse_port_spec(include_ports);
     } else if (!exclude_ports.empty() || exc->count() > 0) {
-      opt.filters.port_mode = PortMode::kExclude;
-      opt.filters.ports = parse_port_spec(exclude_ports);
+      cli.port_mode = PortMode::kExclude;
+      cli.ports = parse_port_spec(exclude_ports);
     }
+    opt.filters = combine_filters(nullptr, cli);
+    if (watch_only && opt.config_file.empty())
+      throw InputError("--watch-config needs --config FILE");
+    opt.watch_config = watch_only;
+    if (app.count("--config") > 0 && opt.config_file.empty())
+      throw InputError("invalid --config: empty path");
   } catch (const CLI::CallForHelp &) {
     result.action = ParseResult::Action::kExit;
     result.out = app.help();

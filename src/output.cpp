@@ -54,6 +54,24 @@ std::string JsonFormatter::lost_events(uint64_t count, uint64_t total,
                         {"total", total}});
 }
 
+std::string JsonFormatter::config_reload(bool applied,
+                                         const std::string &trigger,
+                                         const std::string &file,
+                                         const std::string &reason,
+                                         size_t rules,
+                                         const std::string &timestamp) const {
+  Json j{{"type", "config_reload"},
+         {"timestamp", timestamp},
+         {"status", applied ? "applied" : "refused"},
+         {"trigger", trigger},
+         {"file", file}};
+  if (applied)
+    j["rules"] = rules;
+  else
+    j["reason"] = reason;
+  return dump_line(j);
+}
+
 void OutputSink::add_line(const std::string &line) { buffer_ += line; }
 
 bool OutputSink::flush() {

@@ -79,34 +79,15 @@ std::string ConnectProbe::compile(const std::string &program) {
   return "";
 }
 
-std::string ConnectProbe::load_filters(const FilterMapEntries &entries) {
-  auto update = [this](const char *map, const void *key,
-                       const void *value) -> std::string {
-    int fd = bpf_->get_table(map).get_fd();
-    if (fd < 0 || bpf_update_elem(fd, const_cast<void *>(key),
-                                  const_cast<void *>(value), 0) != 0)
-      return std::string("cannot fill the BPF map ") + map +
-             " (too many filter rules?)";
-    return "";
-  };
-  std::string err;
-  for (const auto &e : entries.v4)
-    if (!(err = update("filter_v4", &e.first, &e.second)).empty())
-      return err;
-  for (const auto &e : entries.v6)
-    if (!(err = update("filter_v6", &e.first, &e.second)).empty())
-      return err;
-  if (entries.any_port_dropped()) {
-    uint8_t one = 1;
-    for (uint32_t port = 0; port < 65536; ++port) {
-      if (!entries.dropped_ports[port])
-        continue;
-      int key = static_cast<int>(port);
-      if (!(err = update("port_filtered", &key, &one)).empty())
-        return err;
-    }
-  }
-  return "";
+bool ConnectProbe::update(const char *map, const void *key, const void *value) {
+  int fd = bpf_->get_table(map).get_fd();
+  return fd >= 0 && bpf_update_elem(fd, const_cast<void *>(key),
+                                    const_cast<void *>(value), 0) == 0;
+}
+
+bool ConnectProbe::erase(const char *map, const void *key) {
+  int fd = bpf_->get_table(map).get_fd();
+  return fd >= 0 && bpf_delete_elem(fd, const_cast<void *>(key)) == 0;
 }
 
 std::string ConnectProbe::attach(Backend backend, bool process_events) {

@@ -9,11 +9,10 @@ namespace pidtree {
 ProgramShape shape_for(Backend resolved, const FilterConfig &filters) {
   ProgramShape shape;
   shape.backend = resolved;
-  shape.net_filter = !filters.excluded_networks.empty();
-  shape.port_filter = filters.port_mode != PortMode::kNone;
-  // Room for the configured rules with headroom for reloads.
-  shape.max_net_rules = std::max<unsigned>(
-      1024, static_cast<unsigned>(filters.excluded_networks.size()) * 2);
+  // Both rule sets (see bpf/event.h), with room for reloads to grow.
+  shape.max_net_rules =
+      2 * std::max<unsigned>(kMaxRulesPerSet,
+                             static_cast<unsigned>(filters.rules.size()));
   return shape;
 }
 
@@ -23,10 +22,6 @@ std::string build_program(const ProgramShape &shape) {
          backend_name(shape.backend) + " backend. */\n";
   out += "#define PIDTREE_AF_INET 2\n";
   out += "#define PIDTREE_AF_INET6 10\n";
-  out += "#define PIDTREE_NET_FILTER " +
-         std::to_string(shape.net_filter ? 1 : 0) + "\n";
-  out += "#define PIDTREE_PORT_FILTER " +
-         std::to_string(shape.port_filter ? 1 : 0) + "\n";
   out += "#define PIDTREE_MAX_NET_RULES " +
          std::to_string(shape.max_net_rules) + "\n";
   out += "#define PIDTREE_HAVE_GROUP_DEAD " +

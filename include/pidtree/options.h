@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "pidtree/config.h"
 #include "pidtree/filters.h"
 
 namespace pidtree {
@@ -17,7 +18,12 @@ enum class AncestrySource { kTable, kProc };
 
 struct Options {
   Backend backend = Backend::kAuto;
-  FilterConfig filters;  // defaults (unless disabled) plus --filter
+  // The command line's part of the filters, and what is in force without a
+  // configuration file (see combine_filters for how they join a file's).
+  CommandLineFilters cli_filters;
+  FilterConfig filters;
+  std::string config_file;  // "" for none
+  bool watch_config = false;
   std::string output_file = "-";
   bool print_and_quit = false;
   unsigned perf_pages = 256;  // per CPU, a power of two

@@ -19,6 +19,10 @@ class JsonFormatter {
                             const std::string &timestamp) const;
   std::string lost_events(uint64_t count, uint64_t total,
                           const std::string &timestamp) const;
+  // {"type":"config_reload","status":"applied"|"refused",...}
+  std::string config_reload(bool applied, const std::string &trigger,
+                            const std::string &file, const std::string &reason,
+                            size_t rules, const std::string &timestamp) const;
 };
 
 // Buffered line writer to a file descriptor. Write errors are sticky: once

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "pidtree/filter_maps.h"
 #include "pidtree/filters.h"
 #include "pidtree/kernel_features.h"
 
@@ -19,7 +20,7 @@ class BPF;
 
 namespace pidtree {
 
-class ConnectProbe {
+class ConnectProbe : public MapAccess {
  public:
   using SampleFn = std::function<void(const void *data, size_t size)>;
   using LostFn = std::function<void(uint64_t count)>;
@@ -29,7 +30,9 @@ class ConnectProbe {
 
   // Each step returns "" or a one-line error.
   std::string compile(const std::string &program);
-  std::string load_filters(const FilterMapEntries &entries);
+  // The filter maps, once compiled (see FilterMaps).
+  bool update(const char *map, const void *key, const void *value) override;
+  bool erase(const char *map, const void *key) override;
   // Attaches the connect probes of `backend`, and with `process_events`
   // the probes that feed the process table.
   std::string attach(Backend backend, bool process_events);

@@ -16,7 +16,7 @@ namespace {
 FilterConfig networks(std::vector<std::string> cidrs) {
   FilterConfig c;
   for (const auto &t : cidrs)
-    c.excluded_networks.push_back(parse_cidr(t));
+    c.rules.push_back(NetRule{parse_cidr(t), RulePorts::kAll, {}});
   return c;
 }
 
@@ -38,7 +38,7 @@ TEST(DefaultExcludedNetworks, ExactlyTheDocumentedEight) {
 
 TEST(IsFiltered, DefaultNetworks) {
   FilterConfig c;
-  c.excluded_networks = default_excluded_networks();
+  c.rules = default_rules();
   for (const char *in :
        {"127.0.0.1", "127.255.255.255", "10.1.2.3", "172.16.0.1",
         "172.31.255.254", "192.168.1.1", "169.254.169.254", "::1", "fc00::1",
@@ -61,7 +61,7 @@ TEST(IsFiltered, MappedIpv6JudgedByIpv4Part) {
 
   // Default set: mapped loopback is loopback.
   FilterConfig d;
-  d.excluded_networks = default_excluded_networks();
+  d.rules = default_rules();
   EXPECT_TRUE(is_filtered(d, parse_ip("::ffff:127.0.0.1"), 80));
   EXPECT_TRUE(is_filtered(d, parse_ip("::ffff:192.168.0.10"), 80));
   EXPECT_FALSE(is_filtered(d, parse_ip("::ffff:1.1.1.1"), 80));
@@ -91,7 +91,7 @@ TEST(IsFiltered, IncludePorts) {
   EXPECT_TRUE(is_filtered(c, a, 0));
   EXPECT_TRUE(is_filtered(c, a, 65535));
   // An included port to an excluded network is still dropped.
-  c.excluded_networks.push_back(parse_cidr("8.8.0.0/16"));
+  c.rules.push_back(NetRule{parse_cidr("8.8.0.0/16"), RulePorts::kAll, {}});
   EXPECT_TRUE(is_filtered(c, a, 80));
   EXPECT_FALSE(is_filtered(c, parse_ip("9.9.9.9"), 80));
 }
@@ -130,17 +130,17 @@ TEST(ToMapEntries, SplitsFamiliesWithPrefixesAndBytes) {
   ASSERT_EQ(e.v4.size(), 2u);
   ASSERT_EQ(e.v6.size(), 2u);
 
-  EXPECT_EQ(e.v4[0].first.prefixlen, 8u);
+  EXPECT_EQ(e.v4[0].first.prefixlen, 8u + 8u);
   const uint8_t ten[4] = {10, 0, 0, 0};
   EXPECT_EQ(std::memcmp(e.v4[0].first.addr, ten, 4), 0);
-  EXPECT_EQ(e.v4[1].first.prefixlen, 22u);
+  EXPECT_EQ(e.v4[1].first.prefixlen, 8u + 22u);
   const uint8_t v192[4] = {192, 168, 4, 0};
   EXPECT_EQ(std::memcmp(e.v4[1].first.addr, v192, 4), 0);
 
-  EXPECT_EQ(e.v6[0].first.prefixlen, 32u);
+  EXPECT_EQ(e.v6[0].first.prefixlen, 8u + 32u);
   const uint8_t db8[16] = {0x20, 0x01, 0x0d, 0xb8};
   EXPECT_EQ(std::memcmp(e.v6[0].first.addr, db8, 16), 0);
-  EXPECT_EQ(e.v6[1].first.prefixlen, 128u);
+  EXPECT_EQ(e.v6[1].first.prefixlen, 8u + 128u);
   uint8_t one[16] = {};
   one[15] = 1;
   EXPECT_EQ(std::memcmp(e.v6[1].first.addr, one, 16), 0);
@@ -157,16 +157,16 @@ TEST(ToMapEntries, SplitsFamiliesWithPrefixesAndBytes) {
   }
   EXPECT_EQ(ids.size(), 4u);
 
-  EXPECT_FALSE(e.any_port_dropped());
+  EXPECT_FALSE(e.dropped_ports.any());
 }
 
 TEST(ToMapEntries, KeyPaddingIsZero) {
-  // The keys go to the kernel byte for byte; nothing but the prefix and
-  // the address may be set.
+  // The keys go to the kernel byte for byte; nothing but the prefix, the
+  // set and the address may be set.
   FilterMapEntries e = to_map_entries(networks({"1.2.3.4/32"}));
   ASSERT_EQ(e.v4.size(), 1u);
   pidtree_lpm_v4_key want{};
-  want.prefixlen = 32;
+  want.prefixlen = 8 + 32;  // the set byte, then the address
   want.addr[0] = 1;
   want.addr[1] = 2;
   want.addr[2] = 3;
@@ -178,7 +178,7 @@ TEST(ToMapEntries, EmptyConfig) {
   FilterMapEntries e = to_map_entries(FilterConfig{});
   EXPECT_TRUE(e.v4.empty());
   EXPECT_TRUE(e.v6.empty());
-  EXPECT_FALSE(e.any_port_dropped());
+  EXPECT_FALSE(e.dropped_ports.any());
   EXPECT_EQ(e.dropped_ports.count(), 0u);
 }
 
@@ -187,7 +187,7 @@ TEST(ToMapEntries, ExcludePortsBitset) {
   c.port_mode = PortMode::kExclude;
   c.ports = parse_port_spec("22,8000-8009,65535,0");
   FilterMapEntries e = to_map_entries(c);
-  EXPECT_TRUE(e.any_port_dropped());
+  EXPECT_TRUE(e.dropped_ports.any());
   EXPECT_EQ(e.dropped_ports.count(), 13u);
   EXPECT_TRUE(e.dropped_ports[0]);
   EXPECT_TRUE(e.dropped_ports[22]);
@@ -221,7 +221,7 @@ TEST(ToMapEntries, IncludeWholeRangeDropsNothing) {
   c.port_mode = PortMode::kInclude;
   c.ports = parse_port_spec("0-65535");
   FilterMapEntries e = to_map_entries(c);
-  EXPECT_FALSE(e.any_port_dropped());
+  EXPECT_FALSE(e.dropped_ports.any());
 }
 
 TEST(ToMapEntries, OverlappingRanges) {
@@ -239,6 +239,7 @@ TEST(ToMapEntries, OverlappingRanges) {
 // with is_filtered
 // -------------------------------------------------------------
 
+// `bits` of key and addr agree (bit 0 is the top bit of byte 0).
 bool prefix_matches(const uint8_t *key, const uint8_t *addr, unsigned bits) {
   for (unsigned i = 0; i < bits; ++i) {
     unsigned byte = i / 8, shift = 7 - i % 8;
@@ -248,17 +249,19 @@ bool prefix_matches(const uint8_t *key, const uint8_t *addr, unsigned bits) {
   return true;
 }
 
-// Longest-prefix match over (key, rule) entries; nullptr when none matches.
+// Longest-prefix match over (key, rule) entries the way the kernel's LPM
+// trie does it: the key data is the set byte then the address, and
+// prefixlen counts both. nullptr when none matches.
 template <typename Entries>
-const pidtree_net_rule *lpm_lookup(const Entries &entries, const uint8_t *addr,
-                                   unsigned max_bits) {
+const pidtree_net_rule *lpm_lookup(const Entries &entries, uint8_t set,
+                                   const uint8_t *addr, unsigned addr_bits) {
   const pidtree_net_rule *best = nullptr;
   int best_len = -1;
   for (const auto &kv : entries) {
     unsigned len = kv.first.prefixlen;
-    if (len > max_bits)
+    if (len < 8 || len > 8 + addr_bits || kv.first.set != set)
       continue;
-    if (prefix_matches(kv.first.addr, addr, len) &&
+    if (prefix_matches(kv.first.addr, addr, len - 8) &&
         static_cast<int>(len) > best_len) {
       best = &kv.second;
       best_len = static_cast<int>(len);
@@ -268,24 +271,27 @@ const pidtree_net_rule *lpm_lookup(const Entries &entries, const uint8_t *addr,
 }
 
 // A model of bpf/filters.bpf.h's pidtree_filtered over the map contents.
-bool kernel_model(const FilterMapEntries &maps, bool port_filter,
-                  const IpAddress &addr, uint16_t port) {
-  if (port_filter && maps.dropped_ports[port])
+bool kernel_model(const FilterMapEntries &maps, const IpAddress &addr,
+                  uint16_t port) {
+  if (maps.dropped_ports[port])
     return true;
   const uint8_t *a = addr.bytes.data();
   const pidtree_net_rule *rule = nullptr;
   static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   if (addr.family == Family::kIpv4)
-    rule = lpm_lookup(maps.v4, a, 32);
+    rule = lpm_lookup(maps.v4, maps.set, a, 32);
   else if (std::memcmp(a, kMapped, 12) == 0)
-    rule = lpm_lookup(maps.v4, a + 12, 32);
+    rule = lpm_lookup(maps.v4, maps.set, a + 12, 32);
   else
-    rule = lpm_lookup(maps.v6, a, 128);
+    rule = lpm_lookup(maps.v6, maps.set, a, 128);
   if (!rule)
     return false;
-  // to_map_entries only makes whole-network rules.
-  EXPECT_EQ(rule->port_mode, static_cast<uint32_t>(PIDTREE_PORTS_ALL));
-  return true;
+  if (rule->port_mode == PIDTREE_PORTS_ALL)
+    return true;
+  bool listed = false;
+  for (const auto &k : maps.rule_ports)
+    listed = listed || (k.rule_id == rule->rule_id && k.port == port);
+  return rule->port_mode == PIDTREE_PORTS_EXCEPT ? !listed : listed;
 }
 
 class RuleGen {
@@ -320,11 +326,57 @@ class RuleGen {
     return c;
   }
 
+  std::vector<PortRange> random_ports(unsigned min_ranges) {
+    std::vector<PortRange> out;
+    unsigned ranges = uniform(min_ranges, 4);
+    for (unsigned i = 0; i < ranges; ++i) {
+      unsigned first = uniform(0, 65535);
+      unsigned last =
+          uniform(0, 3) ? first : std::min(65535u, first + uniform(0, 40));
+      out.push_back(
+          PortRange{static_cast<uint16_t>(first), static_cast<uint16_t>(last)});
+    }
+    return out;
+  }
+
   FilterConfig random_config() {
     FilterConfig c;
     unsigned n = uniform(0, 12);
-    for (unsigned i = 0; i < n; ++i)
-      c.excluded_networks.push_back(random_network());
+    for (unsigned i = 0; i < n; ++i) {
+      NetRule rule{random_network(), RulePorts::kAll, {}};
+      // Nested networks: often a more specific one inside an earlier rule.
+      if (!c.rules.empty() && uniform(0, 2) == 0) {
+        const Cidr &outer = c.rules[uniform(0, c.rules.size() - 1)].network;
+        if (outer.prefix < outer.network.max_prefix()) {
+          IpAddress a = random_address(outer.network.family);
+          unsigned prefix =
+              uniform(outer.prefix + 1, outer.network.max_prefix());
+          for (unsigned bit = 0; bit < outer.prefix; ++bit) {
+            uint8_t m = static_cast<uint8_t>(0x80 >> (bit % 8));
+            a.bytes[bit / 8] = static_cast<uint8_t>(
+                (a.bytes[bit / 8] & ~m) | (outer.network.bytes[bit / 8] & m));
+          }
+          rule.network = Cidr{mask_address(a, prefix), prefix};
+        }
+      }
+      switch (uniform(0, 2)) {
+        case 1:
+          rule.mode = RulePorts::kExcept;
+          rule.ports = random_ports(1);
+          break;
+        case 2:
+          rule.mode = RulePorts::kOnly;
+          rule.ports = random_ports(1);
+          break;
+        default:
+          break;
+      }
+      bool dup = false;
+      for (const auto &r : c.rules)
+        dup = dup || r.network == rule.network;
+      if (!dup)
+        c.rules.push_back(rule);
+    }
     switch (uniform(0, 2)) {
       case 0:
         c.port_mode = PortMode::kNone;
@@ -351,13 +403,12 @@ class RuleGen {
   // Biased so that most addresses land inside (or right next to) a rule.
   IpAddress random_probe(const FilterConfig &c) {
     unsigned pick = uniform(0, 9);
-    if (c.excluded_networks.empty() || pick >= 8) {
+    if (c.rules.empty() || pick >= 8) {
       IpAddress a =
           random_address(uniform(0, 1) ? Family::kIpv4 : Family::kIpv6);
       return a;
     }
-    const Cidr &net =
-        c.excluded_networks[uniform(0, c.excluded_networks.size() - 1)];
+    const Cidr &net = c.rules[uniform(0, c.rules.size() - 1)].network;
     IpAddress a = random_address(net.network.family);
     // Keep the network's bits, randomise the rest.
     for (unsigned bit = 0; bit < net.prefix; ++bit) {
@@ -383,9 +434,12 @@ class RuleGen {
   }
 
   uint16_t random_port(const FilterConfig &c) {
-    if (c.ports.empty() || uniform(0, 3) == 0)
+    std::vector<PortRange> all = c.ports;
+    for (const auto &rule : c.rules)
+      all.insert(all.end(), rule.ports.begin(), rule.ports.end());
+    if (all.empty() || uniform(0, 3) == 0)
       return static_cast<uint16_t>(uniform(0, 65535));
-    const PortRange &r = c.ports[uniform(0, c.ports.size() - 1)];
+    const PortRange &r = all[uniform(0, all.size() - 1)];
     switch (uniform(0, 3)) {
       case 0:
         return r.first;
@@ -408,13 +462,13 @@ TEST(FilterProperty, MapEntriesAgreeWithIsFiltered) {
   int filtered = 0, by_network = 0, samples = 0;
   for (int ci = 0; ci < kConfigs; ++ci) {
     FilterConfig config = gen.random_config();
-    FilterMapEntries maps = to_map_entries(config);
-    bool port_filter = config.port_mode != PortMode::kNone;
+    // Either rule set must give the same answers.
+    FilterMapEntries maps = to_map_entries(config, ci & 1);
     for (int i = 0; i < kPerConfig; ++i, ++samples) {
       IpAddress addr = gen.random_probe(config);
       uint16_t port = gen.random_port(config);
       bool want = is_filtered(config, addr, port);
-      bool got = kernel_model(maps, port_filter, addr, port);
+      bool got = kernel_model(maps, addr, port);
       filtered += want;
       FilterConfig nets_only = config;
       nets_only.port_mode = PortMode::kNone;
@@ -432,7 +486,7 @@ TEST(FilterProperty, MapEntriesAgreeWithIsFiltered) {
 
 TEST(FilterProperty, DefaultsAgreeAcrossTheirEdges) {
   FilterConfig config;
-  config.excluded_networks = default_excluded_networks();
+  config.rules = default_rules();
   FilterMapEntries maps = to_map_entries(config);
   for (const char *text : {"126.255.255.255",
                            "127.0.0.0",
@@ -459,8 +513,60 @@ TEST(FilterProperty, DefaultsAgreeAcrossTheirEdges) {
                            "::ffff:127.1.2.3",
                            "::ffff:11.0.0.0"}) {
     IpAddress a = parse_ip(text);
-    EXPECT_EQ(kernel_model(maps, false, a, 1), is_filtered(config, a, 1))
-        << text;
+    EXPECT_EQ(kernel_model(maps, a, 1), is_filtered(config, a, 1)) << text;
+  }
+}
+
+}  // namespace
+}  // namespace pidtree
+
+namespace pidtree {
+namespace {
+
+FilterConfig rule_config() {
+  FilterConfig c;
+  c.rules.push_back(NetRule{parse_cidr("10.0.0.0/8"), RulePorts::kAll, {}});
+  c.rules.push_back(NetRule{parse_cidr("10.1.0.0/16"), RulePorts::kExcept,
+                            parse_port_spec("443,8000-8001")});
+  c.rules.push_back(NetRule{parse_cidr("10.1.2.0/24"), RulePorts::kOnly,
+                            parse_port_spec("22")});
+  return c;
+}
+
+TEST(IsFiltered, MostSpecificRuleDecidesWithItsPorts) {
+  FilterConfig c = rule_config();
+  // 10/8: every port.
+  EXPECT_TRUE(is_filtered(c, parse_ip("10.9.9.9"), 443));
+  // 10.1/16: all but 443 and 8000-8001.
+  EXPECT_TRUE(is_filtered(c, parse_ip("10.1.9.9"), 80));
+  EXPECT_FALSE(is_filtered(c, parse_ip("10.1.9.9"), 443));
+  EXPECT_FALSE(is_filtered(c, parse_ip("10.1.9.9"), 8001));
+  // 10.1.2/24: only 22 — even though 10/8 would drop everything.
+  EXPECT_TRUE(is_filtered(c, parse_ip("10.1.2.3"), 22));
+  EXPECT_FALSE(is_filtered(c, parse_ip("10.1.2.3"), 80));
+  EXPECT_FALSE(is_filtered(c, parse_ip("::ffff:10.1.2.3"), 80));
+  EXPECT_FALSE(is_filtered(c, parse_ip("11.0.0.1"), 22));
+}
+
+TEST(ToMapEntries, RulePortsAndSets) {
+  FilterConfig c = rule_config();
+  for (uint8_t set : {0, 1}) {
+    FilterMapEntries e = to_map_entries(c, set);
+    EXPECT_EQ(e.set, set);
+    ASSERT_EQ(e.v4.size(), 3u);
+    for (const auto &kv : e.v4) {
+      EXPECT_EQ(kv.first.set, set);
+      EXPECT_EQ(kv.second.rule_id >> 24, set);  // ids differ between sets
+    }
+    EXPECT_EQ(e.v4[1].second.port_mode,
+              static_cast<uint32_t>(PIDTREE_PORTS_EXCEPT));
+    EXPECT_EQ(e.v4[2].second.port_mode,
+              static_cast<uint32_t>(PIDTREE_PORTS_ONLY));
+    ASSERT_EQ(e.rule_ports.size(), 4u);  // 443, 8000, 8001, 22
+    EXPECT_EQ(e.rule_ports[0].rule_id, e.v4[1].second.rule_id);
+    EXPECT_EQ(e.rule_ports[0].port, 443u);
+    EXPECT_EQ(e.rule_ports[3].rule_id, e.v4[2].second.rule_id);
+    EXPECT_EQ(e.rule_ports[3].port, 22u);
   }
 }
 

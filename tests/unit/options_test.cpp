@@ -20,14 +20,14 @@ ParseResult parse(std::vector<std::string> args) {
 
 std::vector<std::string> cidrs(const FilterConfig &f) {
   std::vector<std::string> out;
-  for (const auto &c : f.excluded_networks)
-    out.push_back(format_cidr(c));
+  for (const auto &r : f.rules)
+    out.push_back(format_cidr(r.network));
   return out;
 }
 
 std::vector<std::string> default_cidrs() {
   FilterConfig f;
-  f.excluded_networks = default_excluded_networks();
+  f.rules = default_rules();
   return cidrs(f);
 }
 
@@ -58,7 +58,7 @@ TEST(ParseOptions, Defaults) {
   EXPECT_FALSE(o.print_and_quit);
   EXPECT_EQ(o.perf_pages, 256u);
   EXPECT_EQ(cidrs(o.filters), default_cidrs());
-  EXPECT_EQ(o.filters.excluded_networks.size(), 8u);
+  EXPECT_EQ(o.filters.rules.size(), 8u);
   EXPECT_EQ(o.filters.port_mode, PortMode::kNone);
   EXPECT_TRUE(o.filters.ports.empty());
 }
@@ -97,7 +97,7 @@ TEST(ParseOptions, FilterRepeatableAndIpv6) {
 TEST(ParseOptions, NoDefaultFilters) {
   ParseResult r = parse({"--no-default-filters"});
   ASSERT_EQ(r.action, ParseResult::Action::kRun) << r.err;
-  EXPECT_TRUE(r.options.filters.excluded_networks.empty());
+  EXPECT_TRUE(r.options.filters.rules.empty());
 
   r = parse({"--no-default-filters", "--filter", "fd00::/8"});
   ASSERT_EQ(r.action, ParseResult::Action::kRun) << r.err;

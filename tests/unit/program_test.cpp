@@ -52,46 +52,38 @@ std::vector<std::string> lines_of(const std::string &text) {
   return out;
 }
 
-TEST(ShapeFor, FromFilters) {
+TEST(ShapeFor, FiltersDoNotChangeTheProgram) {
+  // Rules are data: whatever they are, the program is the same, so a reload
+  // never needs a recompile.
   FilterConfig none;
-  ProgramShape s = shape_for(Backend::kKprobe, none);
-  EXPECT_EQ(s.backend, Backend::kKprobe);
-  EXPECT_FALSE(s.net_filter);
-  EXPECT_FALSE(s.port_filter);
-  EXPECT_EQ(s.max_net_rules, 1024u);
-
   FilterConfig nets;
-  nets.excluded_networks = default_excluded_networks();
-  s = shape_for(Backend::kTracepoint, nets);
-  EXPECT_EQ(s.backend, Backend::kTracepoint);
-  EXPECT_TRUE(s.net_filter);
-  EXPECT_FALSE(s.port_filter);
-
+  nets.rules = default_rules();
   FilterConfig inc;
   inc.port_mode = PortMode::kInclude;
   inc.ports = parse_port_spec("443");
-  s = shape_for(Backend::kKprobe, inc);
-  EXPECT_FALSE(s.net_filter);
-  EXPECT_TRUE(s.port_filter);
-
-  FilterConfig exc;
-  exc.port_mode = PortMode::kExclude;
-  exc.ports = parse_port_spec("22");
-  EXPECT_TRUE(shape_for(Backend::kKprobe, exc).port_filter);
+  ProgramShape s = shape_for(Backend::kKprobe, none);
+  EXPECT_EQ(s.backend, Backend::kKprobe);
+  EXPECT_EQ(s.max_net_rules, 2 * kMaxRulesPerSet);
+  std::string p = build_program(s);
+  EXPECT_EQ(build_program(shape_for(Backend::kKprobe, nets)), p);
+  EXPECT_EQ(build_program(shape_for(Backend::kKprobe, inc)), p);
+  EXPECT_EQ(shape_for(Backend::kTracepoint, nets).backend,
+            Backend::kTracepoint);
 }
 
 TEST(ShapeFor, ManyNetworksGrowTheMaps) {
   FilterConfig c;
-  for (int i = 0; i < 700; ++i)
-    c.excluded_networks.push_back(parse_cidr("10." + std::to_string(i / 256) +
-                                             "." + std::to_string(i % 256) +
-                                             ".0/24"));
+  for (unsigned i = 0; i < kMaxRulesPerSet + 100; ++i)
+    c.rules.push_back(NetRule{parse_cidr("10." + std::to_string(i / 256) + "." +
+                                         std::to_string(i % 256) + ".0/24"),
+                              RulePorts::kAll,
+                              {}});
   ProgramShape s = shape_for(Backend::kKprobe, c);
-  EXPECT_GE(s.max_net_rules, 700u);
-  EXPECT_EQ(s.max_net_rules, 1400u);
+  EXPECT_EQ(s.max_net_rules, 2 * (kMaxRulesPerSet + 100));
   // The maps are sized from the shape.
   std::string p = build_program(s);
-  EXPECT_EQ(define_value(p, "PIDTREE_MAX_NET_RULES"), "1400");
+  EXPECT_EQ(define_value(p, "PIDTREE_MAX_NET_RULES"),
+            std::to_string(2 * (kMaxRulesPerSet + 100)));
 }
 
 TEST(BuildProgram, KprobeBackend) {
@@ -131,7 +123,7 @@ TEST(BuildProgram, ContainsSharedHeaders) {
     size_t filt = p.find(bpf_source("filters.bpf.h"));
     EXPECT_NE(filt, std::string::npos) << backend_name(b);
     // Defines first, then the layouts, then the filters, then the backend.
-    size_t def = p.find("#define PIDTREE_NET_FILTER");
+    size_t def = p.find("#define PIDTREE_MAX_NET_RULES");
     EXPECT_LT(def, ev);
     EXPECT_LT(ev, filt);
     size_t backend = p.find(b == Backend::kKprobe ? "pidtree_v4_entry"
@@ -146,36 +138,21 @@ TEST(BuildProgram, ContainsSharedHeaders) {
 TEST(BuildProgram, DefinesFollowTheShape) {
   ProgramShape s;
   s.backend = Backend::kTracepoint;
-  s.net_filter = false;
-  s.port_filter = true;
   s.max_net_rules = 2048;
   s.max_rule_ports = 77;
   std::string p = build_program(s);
-  EXPECT_EQ(define_value(p, "PIDTREE_NET_FILTER"), "0");
-  EXPECT_EQ(define_value(p, "PIDTREE_PORT_FILTER"), "1");
   EXPECT_EQ(define_value(p, "PIDTREE_MAX_NET_RULES"), "2048");
   EXPECT_EQ(define_value(p, "PIDTREE_MAX_RULE_PORTS"), "77");
-
-  s.net_filter = true;
-  s.port_filter = false;
-  p = build_program(s);
-  EXPECT_EQ(define_value(p, "PIDTREE_NET_FILTER"), "1");
-  EXPECT_EQ(define_value(p, "PIDTREE_PORT_FILTER"), "0");
+  EXPECT_EQ(p.find("PIDTREE_NET_FILTER"), std::string::npos);
 }
 
 TEST(BuildProgram, FromParsedOptions) {
-  // Defaults: networks on, ports off.
   Options o = parse_ok({});
   std::string p = build_program(shape_for(Backend::kKprobe, o.filters));
-  EXPECT_EQ(define_value(p, "PIDTREE_NET_FILTER"), "1");
-  EXPECT_EQ(define_value(p, "PIDTREE_PORT_FILTER"), "0");
-  EXPECT_EQ(define_value(p, "PIDTREE_MAX_NET_RULES"), "1024");
-
-  // No networks, a port mode.
+  EXPECT_EQ(define_value(p, "PIDTREE_MAX_NET_RULES"),
+            std::to_string(2 * kMaxRulesPerSet));
   o = parse_ok({"--no-default-filters", "--include-ports", "443"});
-  p = build_program(shape_for(Backend::kTracepoint, o.filters));
-  EXPECT_EQ(define_value(p, "PIDTREE_NET_FILTER"), "0");
-  EXPECT_EQ(define_value(p, "PIDTREE_PORT_FILTER"), "1");
+  EXPECT_EQ(build_program(shape_for(Backend::kKprobe, o.filters)), p);
 }
 
 TEST(BuildProgram, NoUserTextReachesTheProgram) {
@@ -206,7 +183,7 @@ TEST(BuildProgram, NoUserTextReachesTheProgram) {
       EXPECT_TRUE(std::regex_match(la[i], numeric_define)) << la[i];
       EXPECT_TRUE(std::regex_match(lc[i], numeric_define)) << lc[i];
     }
-    EXPECT_EQ(differing, 1);  // PIDTREE_PORT_FILTER 0 -> 1
+    EXPECT_EQ(differing, 0);  // filters are map data only
   }
 }
 
@@ -219,11 +196,12 @@ TEST(BuildProgram, ManyFiltersOnlyChangeSizes) {
                    std::to_string(i % 200) + ".0/24");
   }
   Options many = parse_ok(args);
-  ASSERT_EQ(many.filters.excluded_networks.size(), 600u);
+  ASSERT_EQ(many.filters.rules.size(), 600u);
   Options one = parse_ok({"--no-default-filters", "--filter", "1.0.0.0/8"});
   std::string a = build_program(shape_for(Backend::kKprobe, one.filters));
   std::string c = build_program(shape_for(Backend::kKprobe, many.filters));
-  EXPECT_EQ(define_value(c, "PIDTREE_MAX_NET_RULES"), "1200");
+  EXPECT_EQ(define_value(c, "PIDTREE_MAX_NET_RULES"),
+            std::to_string(2 * kMaxRulesPerSet));
   std::vector<std::string> la = lines_of(a), lc = lines_of(c);
   ASSERT_EQ(la.size(), lc.size());
   for (size_t i = 0; i < la.size(); ++i) {
