@@ -20,6 +20,21 @@ apt-get install -y -q --no-install-recommends bpftool ||
   apt-get install -y -q --no-install-recommends linux-tools-common \
     "linux-tools-$(uname -r)" || echo "setup.sh: bpftool not available" >&2
 
+# The vm test (tests/vm/run-vm.sh, ctest label "vm") boots Debian's stock
+# kernel, which has kprobes, under qemu: the kernel and its headers (same
+# version), qemu, and what the runner builds the guest's initramfs from
+# (static busybox, modprobe, cpio). PIDTREE_SETUP_VM=0 leaves them out; then
+# run the tests with `ctest -LE vm`.
+if [ "${PIDTREE_SETUP_VM:-1}" != 0 ]; then
+  if apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+    apt-get install -y -q --no-install-recommends qemu-system-x86 \
+      linux-image-amd64 linux-headers-amd64 busybox-static kmod cpio
+  else
+    echo "setup.sh: Debian's linux-image-amd64 is not available here, so" \
+      "the vm test cannot run (leave it out with ctest -LE vm)" >&2
+  fi
+fi
+
 # BCC compiles the BPF program at run time against the running kernel's
 # headers. Prefer the exact package; else link the distribution's generic
 # headers (fine for the tracepoint backend, whose layout comes from tracefs).

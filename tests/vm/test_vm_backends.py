@@ -1,0 +1,767 @@
+#!/usr/bin/env python3
+"""Both connect backends compared on one kernel, one tracer per backend.
+
+usage: sudo python3 test_vm_backends.py PATH-TO-pidtree-bcc [unittest args]
+
+Written for Debian's stock kernel under qemu (tests/vm/run-vm.sh), where BCC
+compiles each program for one to three minutes on the emulated CPU: so every
+tracer is started once, all of them side by side, and every case makes its
+connects once and checks them against each tracer that the case is about.
+It runs on any kernel: without kprobes (our build machines), --backend kprobe
+must fail clearly and auto must pick the tracepoint.
+
+Tracers (backend mode x option set):
+  default  kprobe, auto, tracepoint, and on a kernel with kprobes also
+           auto-nokprobes: auto in a mount namespace where the kprobe
+           interfaces are hidden, which must fall back to the tracepoint
+  exclude  kprobe, tracepoint: custom networks and --exclude-ports
+  include  kprobe, tracepoint: --no-default-filters, a network, --include-ports
+
+Traffic rule (as in tests/runtime): connects go only to loopback and to
+addresses this test creates in network namespaces of its own; the
+"unroutable" connects go to an address that has no route in such a
+namespace (whose only interface is lo), so they fail in the route lookup
+and no packet is made.
+"""
+import collections
+import contextlib
+import json
+import os
+import pwd
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "runtime"))
+import harness  # noqa: E402
+from harness import V4_REPORTED, V4_SECOND, V6_REPORTED, Tracer  # noqa: E402
+# The same event checks and case tables as the runtime tests on our kernel.
+from test_runtime import (A, FILTERED_BY_DEFAULT, HELPER_COMM,  # noqa: E402
+                          READY_LINE, SKEW_NS, EventAsserts, canonical,
+                          next_port, port_block, t, timestamp_ns)
+
+BINARY = None   # argv[1]
+NS = None       # the test's network namespace
+KPROBES = harness.kprobes_available()
+# Seconds to wait for a case's events (every tracer handles every connect;
+# slow under emulation).
+EVENT_TIMEOUT = 30
+
+V4_UNROUTABLE = "192.0.2.1"          # TEST-NET-1: no route in the namespace
+V6_UNROUTABLE = "2001:db8:ffff::1"   # no route in the namespace
+
+# Shell run in a private mount namespace before the tracer: hides the kprobe
+# interfaces pidtree-bcc looks for (the perf kprobe PMU and tracefs's
+# kprobe_events), keeping the tracepoints; or, with "notracepoint", hides
+# the connect tracepoint too. Nothing outside that namespace changes.
+HIDE_SCRIPT = r"""
+set -eu
+real=$(mktemp -d)
+mount -t tracefs tracefs "$real"
+mount -t tmpfs -o size=1m tmpfs /sys/bus/event_source/devices
+mount -t tmpfs -o size=1m tmpfs /sys/kernel/tracing
+mkdir /sys/kernel/tracing/events
+if [ "$1" = keeptracepoint ]; then
+  mount --bind "$real/events" /sys/kernel/tracing/events
+fi
+shift
+exec "$@"
+"""
+
+
+def hidden(what):
+    """argv prefix: run the rest with kprobes hidden (what=keeptracepoint)
+    or with kprobes and the connect tracepoint hidden (notracepoint)."""
+    return ["unshare", "--mount", "--propagation", "private",
+            "sh", "-c", HIDE_SCRIPT, "sh", what]
+
+
+# ---------------------------------------------------------------- tracers
+
+OPTION_SETS = {
+    "default": [],
+    "exclude": ["--filter", "203.0.113.0/24", "--filter", "2001:db8::7/128",
+                "--exclude-ports", "4000-4010,5555"],
+    "include": ["--no-default-filters", "--filter", "10.0.0.0/8",
+                "--include-ports", "6000,6100-6105"],
+}
+
+
+class Spec:
+    """One tracer: a backend mode with an option set."""
+
+    def __init__(self, mode, options, backend, prefix=()):
+        self.key = mode if options == "default" else mode + "+" + options
+        self.mode, self.options = mode, options
+        self.backend = backend       # the backend it must report
+        self.prefix = list(prefix)
+        self.argv = ["--backend", "auto" if mode.startswith("auto")
+                     else mode] + OPTION_SETS[options]
+
+
+def all_specs():
+    """Slowest (kprobe: BCC parses <net/sock.h>) first."""
+    specs = []
+    if KPROBES:
+        specs += [Spec("kprobe", "default", "kprobe"),
+                  Spec("auto", "default", "kprobe"),
+                  Spec("kprobe", "exclude", "kprobe"),
+                  Spec("kprobe", "include", "kprobe")]
+    else:
+        specs.append(Spec("auto", "default", "tracepoint"))
+    specs += [Spec("tracepoint", "default", "tracepoint"),
+              Spec("tracepoint", "exclude", "tracepoint"),
+              Spec("tracepoint", "include", "tracepoint")]
+    if KPROBES:
+        specs.append(Spec("auto-nokprobes", "default", "tracepoint",
+                          hidden("keeptracepoint")))
+    return specs
+
+
+class Pool:
+    """The tracers of this run, started side by side (at most `parallel`
+    compiling at once, to bound memory), each once."""
+
+    def __init__(self):
+        self.specs = {}
+        self.tracers = {}
+        self.errors = {}
+        self.ready_after = {}
+
+    def start(self, specs, parallel):
+        pending = list(specs)
+        compiling = []
+        t0 = time.monotonic()
+        while pending or compiling:
+            while pending and len(compiling) < parallel:
+                spec = pending.pop(0)
+                self.specs[spec.key] = spec
+                tracer = Tracer(BINARY, spec.argv,
+                                user_argv_prefix=spec.prefix)
+                compiling.append((spec, tracer, time.monotonic()))
+            time.sleep(0.2)
+            for item in list(compiling):
+                spec, tracer, started = item
+                waited = time.monotonic() - started
+                if tracer.ready.is_set():
+                    self.tracers[spec.key] = tracer
+                    self.ready_after[spec.key] = waited
+                elif tracer.proc.poll() is not None:
+                    time.sleep(0.2)  # let the stderr reader finish
+                    self.errors[spec.key] = (
+                        "tracer %s exited with %s before tracing:\n%s"
+                        % (spec.key, tracer.proc.returncode,
+                           "\n".join(tracer.stderr_lines)))
+                elif waited > harness.READY_TIMEOUT:
+                    tracer.kill()
+                    self.errors[spec.key] = (
+                        "tracer %s printed no 'tracing' line in %.0f s:\n%s"
+                        % (spec.key, waited, "\n".join(tracer.stderr_lines)))
+                else:
+                    continue
+                compiling.remove(item)
+                sys.stderr.write(
+                    "[%s: %s after %.0f s]\n" % (
+                        spec.key, "ready" if spec.key in self.tracers
+                        else "FAILED", waited))
+        sys.stderr.write("[%d tracer(s) started in %.0f s]\n"
+                         % (len(self.specs), time.monotonic() - t0))
+
+    def keys(self, options):
+        return [k for k, s in self.specs.items() if s.options == options]
+
+    def get(self, key):
+        if key in self.errors:
+            raise AssertionError(self.errors[key])
+        return self.tracers[key]
+
+
+POOL = Pool()
+# test id -> tracer keys whose checks passed (printed at the end)
+CHECKED = collections.OrderedDict()
+
+
+# ---------------------------------------------------------------- helpers
+
+class KeepHelper:
+    """keep_helper.py in a namespace (see its docstring)."""
+
+    def __init__(self, netns, targets, listen=()):
+        self.argv = [harness.HELPER_PYTHON, os.path.join(HERE,
+                                                         "keep_helper.py")]
+        for a, p in listen:
+            self.argv += ["--listen", "%s,%d" % (a, p)]
+        self.argv += ["--hold"] + ["%s,%d" % (a, p) for a, p in targets]
+        self.proc = subprocess.Popen(netns.prefix() + self.argv,
+                                     stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.pid = self.proc.pid
+
+    def cmdline(self):
+        return " ".join(self.argv)
+
+    def wait_result(self, timeout=30):
+        line = harness._readline_timeout(self.proc.stdout, timeout)
+        if not line:
+            self.release()
+            raise AssertionError("keep_helper gave no result; stderr: %r"
+                                 % self.proc.stderr.read())
+        return json.loads(line)
+
+    def release(self):
+        if not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            if not f.closed:
+                f.close()
+
+
+_port_ranges = {}
+
+
+def port_range(netns):
+    """The namespace's ephemeral port range (low, high)."""
+    if netns.name not in _port_ranges:
+        out = subprocess.run(netns.prefix() + [
+            "cat", "/proc/sys/net/ipv4/ip_local_port_range"], check=True,
+            stdout=subprocess.PIPE).stdout.split()
+        _port_ranges[netns.name] = (int(out[0]), int(out[1]))
+    return _port_ranges[netns.name]
+
+
+def setUpModule():
+    global NS
+    harness.NetNs.remove_stale()
+    NS = harness.NetNs().create()
+
+
+def tearDownModule():
+    if NS:
+        NS.delete()
+
+
+class Case(unittest.TestCase, EventAsserts):
+    OPTIONS = ()  # the option sets whose tracers this class needs
+
+    def helper(self, targets, netns=None, **kw):
+        h = harness.Helper(netns or NS, targets, **kw)
+        self.addCleanup(h.release)
+        return h
+
+    def on_each(self, options, check):
+        """check(tracer, spec) for every tracer of an option set, each in a
+        subTest of its own (one failing backend does not hide the others)."""
+        keys = POOL.keys(options)
+        self.assertTrue(keys, "no tracers with options %r" % options)
+        for key in keys:
+            with self.subTest(tracer=key):
+                tracer = POOL.get(key)
+                check(tracer, POOL.specs[key])
+                CHECKED.setdefault(self.id().split(".", 1)[1], []).append(
+                    key)
+
+    @contextlib.contextmanager
+    def stopped(self, options):
+        """Every running tracer of the option set SIGSTOPped inside."""
+        tracers = [POOL.tracers[k] for k in POOL.keys(options)
+                   if k in POOL.tracers]
+        for tracer in tracers:
+            tracer.send(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for tracer in tracers:
+                tracer.send(signal.SIGCONT)
+
+    def events_of(self, tracer, pid, count=1):
+        evs = tracer.wait_events(lambda r: r["pid"] == pid, count,
+                                 EVENT_TIMEOUT)
+        self.assertEqual(len(evs), count, "want %d event(s) of pid %d%s"
+                         % (count, pid, tracer.describe(
+                             lambda r: r.get("pid") == pid)))
+        return evs
+
+    def settled_events(self, tracer, pred, want_count):
+        """The events matching pred once want_count arrived (or the wait
+        ran out), plus 0.5 s for any that should not be there."""
+        tracer.wait_events(pred, want_count, EVENT_TIMEOUT)
+        time.sleep(0.5)
+        return tracer.events(pred)
+
+    def assert_sport(self, ev, backend, netns=None):
+        """kprobe: the ephemeral port the kernel chose; tracepoint: 0 (the
+        tracepoint fires before the port is chosen)."""
+        if backend == "tracepoint":
+            self.assertEqual(ev["sport"], 0, ev)
+        else:
+            low, high = port_range(netns or NS)
+            self.assertTrue(low <= ev["sport"] <= high,
+                            "sport %d not in %d-%d: %r"
+                            % (ev["sport"], low, high, ev))
+
+    def assert_connect_time(self, tracer, ev, result):
+        ts = timestamp_ns(ev["timestamp"])
+        self.assertGreaterEqual(ts, result["t_before_ns"] - SKEW_NS, ev)
+        self.assertLessEqual(ts, result["t_after_ns"] + SKEW_NS, ev)
+        read = tracer.read_time(ev)
+        self.assertLessEqual(ts, read + SKEW_NS, ev)
+        return ts, read
+
+
+# ============================================================ default options
+
+class TestDefaultOptions(Case):
+    """Event fields and ancestry, every backend mode, default options."""
+
+    OPTIONS = ("default",)
+
+    def test_backend_line(self):
+        def check(tracer, spec):
+            self.assertEqual(tracer.backend, spec.backend)
+            self.assertEqual(tracer.stderr_lines,
+                             [READY_LINE % spec.backend])
+        self.on_each("default", check)
+
+    def test_ipv4_process_chain(self):
+        """helper <- sh <- sh <- this test <- ... <- 1: exact fields, and the
+        whole tree against /proc while every process is alive."""
+        port = next_port()
+        shells = {}
+
+        def chain(helper_argv):
+            inner = shlex.join(helper_argv) + "; exit 0"
+            outer = "sh -c %s inner-marker; exit 0" % shlex.quote(inner)
+            shells["inner"] = "sh -c %s inner-marker" % inner
+            shells["outer"] = "sh -c %s outer-marker" % outer
+            return ["sh", "-c", outer, "outer-marker"]
+
+        h = self.helper([(V4_REPORTED, port)], command=chain)
+        result = h.wait_result()
+        self.assertEqual(result["errors"], {"ECONNREFUSED": 1})
+        pid = result["pid"]
+
+        def check(tracer, spec):
+            [ev] = self.events_of(tracer, pid)
+            self.assert_event(
+                ev, tracer, pid=pid, tid=pid, comm=HELPER_COMM, uid=0,
+                username="root", family="ipv4", saddr=V4_REPORTED,
+                daddr=V4_REPORTED, port=port, error="")
+            self.assert_sport(ev, spec.backend)
+            self.assert_connect_time(tracer, ev, result)
+            tree = ev["proctree"]
+            want_head = [
+                {"pid": pid, "cmdline": h.cmdline(), "username": "root"},
+                {"pid": result["ppid"], "cmdline": shells["inner"],
+                 "username": "root"},
+                {"pid": h.pid, "cmdline": shells["outer"],
+                 "username": "root"},
+                {"pid": os.getpid(),
+                 "cmdline": harness.proc_cmdline(os.getpid()),
+                 "username": "root"},
+            ]
+            self.assertEqual(tree[:len(want_head)], want_head)
+            self.assertEqual(tree[-1]["pid"], 1, tree)
+            self.assertEqual(len({n["pid"] for n in tree}), len(tree), tree)
+            for child, parent in zip(tree, tree[1:]):
+                self.assertEqual(harness.proc_ppid(child["pid"]),
+                                 parent["pid"], tree)
+            for node in tree:
+                self.assertEqual(node["cmdline"],
+                                 harness.proc_cmdline(node["pid"]), node)
+                uid = os.stat("/proc/%d" % node["pid"]).st_uid
+                self.assertEqual(node["username"], pwd.getpwuid(uid).pw_name)
+            self.assert_clean_output(tracer)
+        self.on_each("default", check)
+
+    def test_ipv6(self):
+        port = next_port()
+        h = self.helper([(V6_REPORTED, port)])
+        result = h.wait_result()
+        self.assertEqual(result["errors"], {"ECONNREFUSED": 1})
+
+        def check(tracer, spec):
+            [ev] = self.events_of(tracer, h.pid)
+            self.assert_event(
+                ev, tracer, pid=h.pid, tid=h.pid, comm=HELPER_COMM, uid=0,
+                username="root", family="ipv6", saddr=V6_REPORTED,
+                daddr=V6_REPORTED, port=port, error="")
+            self.assert_sport(ev, spec.backend)
+            self.assertEqual(ev["proctree"][0]["cmdline"], h.cmdline())
+            self.assertEqual(ev["proctree"][1]["pid"], os.getpid())
+            self.assert_connect_time(tracer, ev, result)
+        self.on_each("default", check)
+
+    def test_ipv4_mapped_ipv6(self):
+        """An IPv6 socket connecting to an IPv4 address: one event, family
+        ipv6, both addresses mapped (tcp_v6_connect calls tcp_v4_connect:
+        the kprobe backend must report it once)."""
+        port = next_port()
+        mapped = "::ffff:" + V4_REPORTED
+        h = self.helper([(mapped, port)])
+        self.assertEqual(h.wait_result()["errors"], {"ECONNREFUSED": 1})
+
+        def check(tracer, spec):
+            [ev] = self.events_of(tracer, h.pid)
+            self.assert_event(ev, tracer, pid=h.pid, family="ipv6",
+                              daddr=mapped, saddr=mapped, port=port,
+                              error="")
+            self.assert_sport(ev, spec.backend)
+            time.sleep(0.3)
+            self.assertEqual(len(tracer.events(
+                lambda r: r["pid"] == h.pid)), 1, "reported twice")
+        self.on_each("default", check)
+
+    def test_thread_connect(self):
+        port = next_port()
+        h = self.helper([(V4_SECOND, port)], thread=True)
+        result = h.wait_result()
+        self.assertNotEqual(result["tid"], result["pid"])
+
+        def check(tracer, spec):
+            [ev] = self.events_of(tracer, h.pid)
+            self.assert_event(ev, tracer, pid=h.pid, tid=result["tid"],
+                              daddr=V4_SECOND, saddr=V4_SECOND, port=port,
+                              error="")
+            self.assertEqual(ev["proctree"][0]["cmdline"], h.cmdline())
+        self.on_each("default", check)
+
+    def test_unprivileged_connecting_user(self):
+        port = next_port()
+        h = self.helper([(V4_REPORTED, port)], wrapper=[
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        self.assertEqual(h.wait_result()["errors"], {"ECONNREFUSED": 1})
+        name = pwd.getpwuid(65534).pw_name
+
+        def check(tracer, spec):
+            [ev] = self.events_of(tracer, h.pid)
+            self.assert_event(ev, tracer, pid=h.pid, uid=65534,
+                              username=name, port=port, error="")
+            self.assertEqual(ev["proctree"][0], {
+                "pid": h.pid, "cmdline": h.cmdline(), "username": name})
+            self.assertEqual(ev["proctree"][1]["pid"], os.getpid())
+            self.assertEqual(ev["proctree"][1]["username"], "root")
+        self.on_each("default", check)
+
+    def test_bound_source_port(self):
+        """A socket bound first: both backends report the bound port."""
+        port, sport = next_port(), next_port()
+        h4 = self.helper([(V4_REPORTED, port)], bind_port=sport)
+        h6 = self.helper([(V6_REPORTED, port)], bind_port=sport)
+        for h in (h4, h6):
+            self.assertEqual(h.wait_result()["errors"], {"ECONNREFUSED": 1})
+
+        def check(tracer, spec):
+            for h, daddr in ((h4, V4_REPORTED), (h6, V6_REPORTED)):
+                [ev] = self.events_of(tracer, h.pid)
+                self.assert_event(ev, tracer, pid=h.pid, sport=sport,
+                                  saddr=daddr, daddr=daddr, port=port)
+        self.on_each("default", check)
+
+    def test_exited_process_keeps_its_whole_tree(self):
+        port = next_port()
+        with self.stopped("default"):
+            h = self.helper([(V4_REPORTED, port)], hold=False)
+            h.wait_result()
+            h.release()
+
+        def check(tracer, spec):
+            [ev] = self.events_of(tracer, h.pid)
+            self.assertEqual(ev["error"], "", ev)
+            self.assertEqual(ev["proctree"][0], {
+                "pid": h.pid, "cmdline": h.cmdline(), "username": "root"})
+            self.assertEqual(ev["proctree"][1]["pid"], os.getpid())
+            self.assertEqual(ev["proctree"][-1]["pid"], 1)
+        self.on_each("default", check)
+
+    def test_timestamp_is_taken_at_connect_time(self):
+        port = next_port()
+        with self.stopped("default"):
+            h = self.helper([(V4_REPORTED, port)])
+            result = h.wait_result()
+            time.sleep(1.5)
+
+        def check(tracer, spec):
+            [ev] = self.events_of(tracer, h.pid)
+            ts, read = self.assert_connect_time(tracer, ev, result)
+            self.assertGreaterEqual(read - ts, 1_400_000_000)
+        self.on_each("default", check)
+
+    def test_default_filters(self):
+        table = FILTERED_BY_DEFAULT + [
+            t(V4_REPORTED, True), t(V4_SECOND, True), t(V6_REPORTED, True),
+            t("::ffff:198.51.100.7", True)]
+        run_table(self, "default", table)
+
+
+def run_table(case, options, table):
+    """All connects of the table from one helper; then, for every tracer of
+    the option set, exactly the rows marked reported (and nothing else of
+    that helper) must come out, each with its fields."""
+    table = [(a, next_port() if p is A else p, r) for a, p, r in table]
+    keys = [(canonical(a), p) for a, p, _ in table]
+    case.assertEqual(len(set(keys)), len(keys), "duplicate table rows")
+    want = sorted((canonical(a), p) for a, p, r in table if r)
+    h = case.helper([(a, p) for a, p, _ in table])
+    result = h.wait_result()
+    case.assertEqual(result["errors"], {"ECONNREFUSED": len(table)})
+    mine = lambda r: r["pid"] == h.pid  # noqa: E731
+
+    def check(tracer, spec):
+        evs = case.settled_events(tracer, mine, len(want))
+        seen = sorted((e["daddr"], e["port"]) for e in evs)
+        case.assertEqual(seen, want, "%s: reported %s, expected %s%s" % (
+            spec.key, seen, want, tracer.describe(
+                lambda r: r.get("pid") == h.pid)))
+        for ev in evs:
+            case.assert_event(
+                ev, tracer, pid=h.pid, saddr=ev["daddr"], error="",
+                family="ipv6" if ":" in ev["daddr"] else "ipv4")
+            case.assert_sport(ev, spec.backend)
+            case.assertEqual(ev["proctree"][0]["cmdline"], h.cmdline())
+        case.assert_clean_output(tracer)
+    case.on_each(options, check)
+
+
+# ============================================================ failed connects
+
+class TestFailedConnects(Case):
+    """Which connects each backend reports: the kprobe backend those for
+    which tcp_v4_connect()/tcp_v6_connect() returned 0; the tracepoint every
+    socket that reached SYN_SENT. See the README's backends table."""
+
+    OPTIONS = ("default",)
+
+    def test_refused_is_reported(self):
+        """Nothing listens: the SYN goes out, the RST comes back; the connect
+        function had returned 0 before: both report it."""
+        port = next_port()
+        h = self.helper([(V4_REPORTED, port), (V6_REPORTED, port)])
+        self.assertEqual(h.wait_result()["errors"], {"ECONNREFUSED": 2})
+
+        def check(tracer, spec):
+            evs = self.events_of(tracer, h.pid, 2)
+            self.assertEqual(sorted(e["daddr"] for e in evs),
+                             sorted([V4_REPORTED, V6_REPORTED]))
+        self.on_each("default", check)
+
+    def test_accepted_is_reported_with_its_source_port(self):
+        port = next_port()
+        h = KeepHelper(NS, [(V4_REPORTED, port), (V6_REPORTED, port)],
+                       listen=[(V4_REPORTED, port), (V6_REPORTED, port)])
+        self.addCleanup(h.release)
+        result = h.wait_result()
+        self.assertEqual([r["error"] for r in result["results"]],
+                         ["ok", "ok"], result)
+        sports = {r["addr"]: r["sport"] for r in result["results"]}
+
+        def check(tracer, spec):
+            evs = self.events_of(tracer, h.pid, 2)
+            for ev in evs:
+                want = 0 if spec.backend == "tracepoint" else \
+                    sports[ev["daddr"]]
+                self.assert_event(ev, tracer, pid=h.pid, port=port,
+                                  saddr=ev["daddr"], sport=want, error="")
+                self.assertEqual(ev["proctree"][0]["cmdline"], h.cmdline())
+        self.on_each("default", check)
+
+    def test_unroutable_is_not_reported(self):
+        """No route (the namespace has only lo): ENETUNREACH from the route
+        lookup, before the socket reaches SYN_SENT: no backend reports it."""
+        port = next_port()
+        h = self.helper([(V4_UNROUTABLE, port), (V6_UNROUTABLE, port),
+                         (V4_REPORTED, port)])
+        self.assertEqual(h.wait_result()["errors"],
+                         {"ENETUNREACH": 2, "ECONNREFUSED": 1})
+
+        def check(tracer, spec):
+            # The last connect is reported: once it is in, the two before
+            # it would be too.
+            evs = self.settled_events(tracer, lambda r: r["pid"] == h.pid, 1)
+            self.assertEqual([e["daddr"] for e in evs], [V4_REPORTED],
+                             tracer.describe(lambda r: r.get("pid") == h.pid))
+        self.on_each("default", check)
+
+    def test_no_free_source_port(self):
+        """Two ephemeral ports in the namespace, two connections holding
+        them: the next connect to the same destination fails with
+        EADDRNOTAVAIL after the socket went to SYN_SENT. The tracepoint
+        reports it (sport 0); the kprobe backend does not (tcp_v*_connect
+        returned an error)."""
+        ns = harness.NetNs().create()
+        self.addCleanup(ns.delete)
+        eph = port_block(2)
+        subprocess.run(ns.prefix() + [
+            "sh", "-c", "echo %d %d > /proc/sys/net/ipv4/ip_local_port_range"
+            % (eph, eph + 1)], check=True)
+        port = next_port()
+        targets = [(V4_REPORTED, port)] * 3 + [(V6_REPORTED, port)] * 3
+        h = KeepHelper(ns, targets,
+                       listen=[(V4_REPORTED, port), (V6_REPORTED, port)])
+        self.addCleanup(h.release)
+        result = h.wait_result()
+        self.assertEqual([r["error"] for r in result["results"]],
+                         ["ok", "ok", "EADDRNOTAVAIL"] * 2, result)
+        held = sorted((r["addr"], r["sport"]) for r in result["results"]
+                      if r["error"] == "ok")
+        self.assertEqual(held, sorted((a, p)
+                                      for a in (V4_REPORTED, V6_REPORTED)
+                                      for p in (eph, eph + 1)))
+
+        def check(tracer, spec):
+            want = 6 if spec.backend == "tracepoint" else 4
+            evs = self.settled_events(tracer, lambda r: r["pid"] == h.pid,
+                                      want)
+            got = sorted((e["daddr"], e["sport"]) for e in evs)
+            if spec.backend == "tracepoint":
+                expected = sorted([(V4_REPORTED, 0), (V6_REPORTED, 0)] * 3)
+            else:
+                expected = held
+            self.assertEqual(got, expected, tracer.describe(
+                lambda r: r.get("pid") == h.pid))
+            for ev in evs:
+                self.assert_event(ev, tracer, pid=h.pid, port=port,
+                                  saddr=ev["daddr"], error="")
+        self.on_each("default", check)
+
+
+# ============================================================ custom filters
+
+class TestCustomFilters(Case):
+    OPTIONS = ("exclude", "include")
+
+    def test_networks_and_excluded_ports(self):
+        """--filter 203.0.113.0/24 --filter 2001:db8::7/128
+        --exclude-ports 4000-4010,5555 (default networks still filtered)."""
+        run_table(self, "exclude", [
+            t(V4_REPORTED, True), t(V4_SECOND, False),
+            t("::ffff:" + V4_SECOND, False), t(V6_REPORTED, False),
+            t("fd00::7", False), t("10.255.0.7", False),
+            t(V4_REPORTED, False, 4000), t(V4_REPORTED, False, 4005),
+            t(V4_REPORTED, False, 4010), t(V4_REPORTED, False, 5555),
+            t("::ffff:" + V4_REPORTED, False, 4003),
+            t(V4_REPORTED, True, 3999), t(V4_REPORTED, True, 4011),
+            t(V4_REPORTED, True, 5554), t(V4_REPORTED, True, 5556),
+            t("::ffff:" + V4_REPORTED, True, 4012)])
+
+    def test_no_defaults_network_and_included_ports(self):
+        """--no-default-filters --filter 10.0.0.0/8
+        --include-ports 6000,6100-6105."""
+        run_table(self, "include", [
+            t(V4_REPORTED, True, 6000), t(V4_REPORTED, True, 6100),
+            t(V4_REPORTED, True, 6103), t(V4_REPORTED, True, 6105),
+            t(V6_REPORTED, True, 6101), t(V4_REPORTED, False, 5999),
+            t(V4_REPORTED, False, 6001), t(V4_REPORTED, False, 6099),
+            t(V4_REPORTED, False, 6106), t(V6_REPORTED, False, 6106),
+            t("10.255.0.7", False, 6000), t("::ffff:10.255.0.7", False, 6102),
+            t("172.16.255.7", True, 6104), t("127.0.0.1", True, 6102),
+            t("::1", True, 6104), t("fd00::7", True, 6000),
+            t(V4_REPORTED, False, A)])
+
+
+# ============================================================ refused choices
+
+class TestUnavailableBackend(Case):
+    """A --backend the kernel cannot honour: exit 1, one clear line, before
+    anything is compiled. Where the kernel has kprobes (and the tracepoint),
+    the missing interface is hidden from pidtree-bcc in a private mount
+    namespace."""
+
+    def refused(self, argv, prefix=()):
+        start = time.monotonic()
+        p = subprocess.run(list(prefix) + [BINARY] + argv,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        err = p.stderr.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 1, err)
+        self.assertEqual(p.stdout, b"")
+        self.assertTrue(err.startswith("pidtree-bcc: error: "), err)
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertLess(time.monotonic() - start, 10,
+                        "refused only after compiling?")
+        return err
+
+    def test_kprobe_without_kprobes(self):
+        prefix = hidden("keeptracepoint") if KPROBES else ()
+        err = self.refused(["--backend", "kprobe"], prefix)
+        self.assertIn("--backend kprobe: this kernel has no kprobes", err)
+        self.assertIn("use --backend tracepoint or auto", err)
+        CHECKED.setdefault(self.id().split(".", 1)[1], []).append(
+            "kprobe (hidden)" if KPROBES else "kprobe")
+
+    def test_tracepoint_without_the_tracepoint(self):
+        err = self.refused(["--backend", "tracepoint"],
+                           hidden("notracepoint"))
+        self.assertIn("--backend tracepoint: this kernel has no "
+                      "sock:inet_sock_set_state tracepoint", err)
+        CHECKED.setdefault(self.id().split(".", 1)[1], []).append(
+            "tracepoint (hidden)")
+
+    def test_auto_without_either(self):
+        err = self.refused(["--backend", "auto"], hidden("notracepoint"))
+        self.assertIn("neither kprobes nor the sock:inet_sock_set_state", err)
+        CHECKED.setdefault(self.id().split(".", 1)[1], []).append(
+            "auto (both hidden)")
+
+
+# ============================================================ main
+
+def test_classes(suite):
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            yield from test_classes(item)
+        else:
+            yield type(item)
+
+
+class Program(unittest.TestProgram):
+    """unittest's command line; starts the tracers the selected tests need
+    (all at once) before running them."""
+
+    def runTests(self):
+        options = set()
+        for cls in test_classes(self.test):
+            options.update(getattr(cls, "OPTIONS", ()))
+        specs = [s for s in all_specs() if s.options in options]
+        if specs:
+            parallel = int(os.environ.get(
+                "PIDTREE_TEST_PARALLEL", min(4, (os.cpu_count() or 1) + 1)))
+            POOL.start(specs, parallel)
+        try:
+            super().runTests()
+        finally:
+            Tracer.kill_all()
+            kernel = os.uname().release
+            sys.stderr.write("\nchecked on kernel %s (kprobes: %s):\n"
+                             % (kernel, "yes" if KPROBES else "no"))
+            for name, keys in CHECKED.items():
+                sys.stderr.write("  %-66s %s\n" % (name, " ".join(keys)))
+
+
+def main():
+    global BINARY
+    if len(sys.argv) < 2:
+        sys.exit("usage: %s PATH-TO-pidtree-bcc [unittest args]"
+                 % sys.argv[0])
+    BINARY = os.path.abspath(sys.argv[1])
+    if not os.access(BINARY, os.X_OK):
+        sys.exit("FAIL: %s is not an executable" % BINARY)
+    if os.geteuid() != 0:
+        sys.exit("FAIL: needs root (BPF, network namespaces)")
+    prog = Program(module="__main__", argv=[sys.argv[0]] + sys.argv[2:],
+                   verbosity=2, exit=False)
+    sys.exit(0 if prog.result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()
