@@ -4,7 +4,7 @@
 usage: sudo python3 test_vm_backends.py PATH-TO-pidtree-bcc [unittest args]
 
 Written for Debian's stock kernel under qemu (tests/vm/run-vm.sh), where BCC
-compiles each program for one to three minutes on the emulated CPU: so every
+compiles each program for up to a few minutes on the emulated CPU: so every
 tracer is started once, all of them side by side, and every case makes its
 connects once and checks them against each tracer that the case is about.
 It runs on any kernel: without kprobes (our build machines), --backend kprobe
@@ -16,6 +16,10 @@ Tracers (backend mode x option set):
            interfaces are hidden, which must fall back to the tracepoint
   exclude  kprobe, tracepoint: custom networks and --exclude-ports
   include  kprobe, tracepoint: --no-default-filters, a network, --include-ports
+
+PIDTREE_TEST_COMPILES: how many tracers compile at once (default: the
+number of CPUs, at most 4). PIDTREE_READY_TIMEOUT (harness.py): seconds a
+tracer may take to start.
 
 Traffic rule (as in tests/runtime): connects go only to loopback and to
 addresses this test creates in network namespaces of its own; the
@@ -735,7 +739,7 @@ class Program(unittest.TestProgram):
         specs = [s for s in all_specs() if s.options in options]
         if specs:
             parallel = int(os.environ.get(
-                "PIDTREE_TEST_PARALLEL", min(4, (os.cpu_count() or 1) + 1)))
+                "PIDTREE_TEST_COMPILES", min(4, os.cpu_count() or 1)))
             POOL.start(specs, parallel)
         try:
             super().runTests()
