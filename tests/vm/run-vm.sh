@@ -2,9 +2,9 @@
 # Boots Debian's stock kernel (package linux-image-amd64: it has kprobes) under
 # qemu, runs one command in it as root, powers off and exits with the
 # command's exit code. The guest sees this machine's / read-only over 9p, at
-# the same paths (writes go to a tmpfs overlay), with the kernel's own headers
-# at /lib/modules/$(uname -r)/build, so BCC compiles as it would on a real
-# machine running that kernel.
+# the same paths, /tmp included (writes go to a tmpfs overlay), with the
+# kernel's own headers at /lib/modules/$(uname -r)/build, so BCC compiles as
+# it would on a real machine running that kernel.
 #
 # usage: tests/vm/run-vm.sh COMMAND [ARG...]
 #   COMMAND runs as root in the guest, in this directory, through
@@ -104,7 +104,6 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/up,workdir=/rw/wk /newr
 R=/newroot
 for d in proc sys dev; do mount --move /$d $R/$d; done
 mount -t tmpfs tmpfs $R/run
-mount -t tmpfs tmpfs $R/tmp
 mount -t tracefs tracefs $R/sys/kernel/tracing
 mount -t debugfs debugfs $R/sys/kernel/debug
 mkdir -p $R/dev/pts $R/dev/shm $R/pidtree-vm-out
