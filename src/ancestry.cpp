@@ -101,7 +101,10 @@ Ancestry TableAncestry::resolve(const ConnectEvent &event) {
                   " is deeper than " + std::to_string(kMaxDepth);
       break;
     }
-    out.tree.push_back(ProcNode{rec->pid, rec->cmdline, users_.name(rec->uid)});
+    if (!rec->node)
+      rec->node = std::make_shared<const ProcNode>(
+          ProcNode{rec->pid, rec->cmdline, users_.name(rec->uid)});
+    out.tree.emplace_back(rec->node);
     if (out.error.empty() && !rec->note.empty())
       out.error = rec->note;
     if (rec->parent_unknown) {

@@ -106,6 +106,7 @@ void ProcessTable::exec(uint32_t pid, uint32_t uid, std::string cmdline,
   rec->uid = uid;
   rec->cmdline = std::move(cmdline);
   rec->note = std::move(note);
+  rec->node.reset();
 }
 
 void ProcessTable::exit(uint32_t pid) {
@@ -117,8 +118,10 @@ void ProcessTable::exit(uint32_t pid) {
 
 void ProcessTable::set_uid(uint32_t pid, uint32_t uid) {
   auto it = live_.find(pid);
-  if (it != live_.end())
+  if (it != live_.end()) {
     records_[it->second].uid = uid;
+    records_[it->second].node.reset();
+  }
 }
 
 const ProcessRecord *ProcessTable::find_live(uint32_t pid) const {

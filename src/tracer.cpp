@@ -31,8 +31,8 @@ void Tracer::handle(const Event &event) {
   Ancestry ancestry = ancestry_.resolve(connect);
   std::string timestamp = format_rfc3339_utc(
       static_cast<int64_t>(connect.ts_boot_ns) + boot_to_real_ns_);
-  sink_.add_line(formatter_.connect_event(connect, ancestry,
-                                          users_.name(connect.uid), timestamp));
+  formatter_.append_connect_event(&sink_.buffer(), connect, ancestry,
+                                  users_.name(connect.uid), timestamp);
 }
 
 void Tracer::on_lost(uint64_t count) { lost_batch_ += count; }

@@ -6,21 +6,16 @@
 #include <vector>
 
 #include "pidtree/decode.h"
+#include "pidtree/proc_node.h"
 #include "pidtree/process_table.h"
 #include "pidtree/procfs.h"
 #include "pidtree/users.h"
 
 namespace pidtree {
 
-struct ProcNode {
-  uint32_t pid = 0;
-  std::string cmdline;
-  std::string username;
-};
-
 struct Ancestry {
-  std::vector<ProcNode> tree;  // connecting process first
-  std::string error;           // "" or why the tree is incomplete
+  std::vector<NodeRef> tree;  // connecting process first
+  std::string error;          // "" or why the tree is incomplete
 };
 
 class AncestryResolver {

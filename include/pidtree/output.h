@@ -11,10 +11,19 @@
 
 namespace pidtree {
 
+// Appends `text` as a JSON string: quotes, backslashes and control bytes
+// escaped, UTF-8 kept, each byte of an invalid sequence replaced by U+FFFD.
+void append_json_string(std::string *out, const std::string &text);
+
 class JsonFormatter {
  public:
   // `username` is the connecting task's user; `timestamp` RFC 3339.
   std::string connect_event(const ConnectEvent &event, const Ancestry &ancestry,
+                            const std::string &username,
+                            const std::string &timestamp) const;
+  // The same line, appended to `out` (the output buffer: no copy).
+  void append_connect_event(std::string *out, const ConnectEvent &event,
+                            const Ancestry &ancestry,
                             const std::string &username,
                             const std::string &timestamp) const;
   std::string lost_events(uint64_t count, uint64_t total,
@@ -31,6 +40,8 @@ class OutputSink {
  public:
   explicit OutputSink(int fd) : fd_(fd) {}
   void add_line(const std::string &line);
+  // The pending output, for writers that append in place.
+  std::string &buffer() { return buffer_; }
   // Writes everything buffered; false once the output is closed or broken.
   bool flush();
   // True when the reader of a pipe has gone, detected without writing.

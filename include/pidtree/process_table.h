@@ -13,8 +13,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
+
+#include "pidtree/proc_node.h"
 
 namespace pidtree {
 
@@ -33,6 +36,9 @@ struct ProcessRecord {
   bool seeded = false;          // from the /proc scan, not from a fork event
   bool retained = false;        // exited, kept for its descendants
   bool parent_unknown = false;  // its fork was not seen, or its parent's
+  // What trees show of it, made on first use and dropped when the command
+  // line or uid changes.
+  mutable std::shared_ptr<const ProcNode> node;
 };
 
 // Whether two start times (boot clock, ns) name the same process, given

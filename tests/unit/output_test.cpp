@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -387,6 +388,74 @@ TEST_F(OutputSinkTest, NonBlockingOutputWaitsInsteadOfFailing) {
   p.close_write();
   reader.join();
   EXPECT_EQ(got.size(), 300u * 1001u);
+}
+
+}  // namespace
+}  // namespace pidtree
+
+namespace pidtree {
+namespace {
+
+std::string collapse_fffd(std::string s) {
+  const std::string fffd = "\xef\xbf\xbd";
+  for (size_t at; (at = s.find(fffd + fffd)) != std::string::npos;)
+    s.erase(at, fffd.size());
+  return s;
+}
+
+// The hand-written escaper against nlohmann::json's own, on random bytes:
+// both must parse back to the same text (invalid UTF-8 as U+FFFD).
+TEST(AppendJsonString, AgreesWithNlohmannOnRandomBytes) {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    size_t len = rng() % 40;
+    for (size_t j = 0; j < len; ++j) {
+      unsigned r = rng() % 10;
+      // Mostly ASCII, some control bytes, some UTF-8 lead/continuation.
+      text.push_back(static_cast<char>(r < 5   ? 0x20 + rng() % 0x60
+                                       : r < 7 ? rng() % 0x20
+                                               : 0x80 + rng() % 0x80));
+    }
+    std::string ours;
+    append_json_string(&ours, text);
+    std::string theirs = nlohmann::json(text).dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    // Replacement counts for a bad sequence may differ; the rest may not.
+    ASSERT_EQ(collapse_fffd(nlohmann::json::parse(ours).get<std::string>()),
+              collapse_fffd(nlohmann::json::parse(theirs).get<std::string>()))
+        << "input bytes: "
+        << nlohmann::json(text).dump(-1, ' ', true,
+                                     nlohmann::json::error_handler_t::replace);
+    ASSERT_EQ(ours.find('\n'), std::string::npos);
+  }
+}
+
+TEST(AppendJsonString, ValidUtf8IsKeptAndInvalidReplacedPerByte) {
+  std::string out;
+  append_json_string(&out, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  EXPECT_EQ(out, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  out.clear();
+  // Overlong, surrogate, lone continuation, truncated sequence.
+  append_json_string(&out, "\xc0\xaf|\xed\xa0\x80|\x80|\xe2\x82");
+  EXPECT_EQ(nlohmann::json::parse(out).get<std::string>(),
+            "\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+            "\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd");
+}
+
+TEST(JsonFormatter, TableNodesRenderOnceAndStayRight) {
+  // A node shared by two events (as the process table does) is rendered
+  // once and gives the same text both times.
+  auto shared = std::make_shared<const ProcNode>(ProcNode{7, "a \"b\"", "c"});
+  Ancestry a;
+  a.tree.emplace_back(shared);
+  ConnectEvent ev;
+  JsonFormatter f;
+  std::string one = f.connect_event(ev, a, "u", "t");
+  EXPECT_FALSE(shared->json.empty());
+  EXPECT_EQ(f.connect_event(ev, a, "u", "t"), one);
+  auto j = nlohmann::json::parse(one);
+  EXPECT_EQ(j["proctree"][0]["cmdline"], "a \"b\"");
 }
 
 }  // namespace

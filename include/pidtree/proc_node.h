@@ -1,0 +1,50 @@
+// One process of a tree as reported: pid, command line, user name.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace pidtree {
+
+struct ProcNode {
+  ProcNode() = default;
+  ProcNode(uint32_t pid_in, std::string cmdline_in, std::string username_in)
+      : pid(pid_in),
+        cmdline(std::move(cmdline_in)),
+        username(std::move(username_in)) {}
+
+  uint32_t pid = 0;
+  std::string cmdline;
+  std::string username;
+  // The node as JSON, rendered once by the output stage and reused: the
+  // process table hands out the same node for every event of a process.
+  mutable std::string json;
+};
+
+// A shared, immutable ProcNode that reads like one (tree[i].cmdline): trees
+// share the process table's nodes instead of copying their strings.
+class NodeRef {
+ public:
+  NodeRef(ProcNode node)  // NOLINT: implicit, so trees take plain nodes too
+      : NodeRef(std::make_shared<const ProcNode>(std::move(node))) {}
+  explicit NodeRef(std::shared_ptr<const ProcNode> node)
+      : node_(std::move(node)),
+        pid(node_->pid),
+        cmdline(node_->cmdline),
+        username(node_->username) {}
+  NodeRef(const NodeRef &o) : NodeRef(o.node_) {}
+  NodeRef &operator=(const NodeRef &) = delete;
+
+  const ProcNode &node() const { return *node_; }
+
+ private:
+  std::shared_ptr<const ProcNode> node_;
+
+ public:
+  const uint32_t &pid;
+  const std::string &cmdline;
+  const std::string &username;
+};
+
+}  // namespace pidtree
