@@ -12,7 +12,8 @@ ctest --test-dir build --output-on-failure "$@" || status=$?
 # test's output only in its log).
 log=build/Testing/Temporary/LastTest.log
 if [ -f "$log" ] && grep -q '^checked on kernel' "$log"; then
-  echo "--- vm test: what ran on the stock kernel ---"
-  awk '/^checked on kernel/{f=1} /^vm: guest command exit code/{print; f=0} f' "$log"
+  echo "--- backends checked, per kernel (runtime_backends here; vm: the stock kernel) ---"
+  awk '/^checked on kernel/{f=1; print; next} f && /^  /{print; next} {f=0}' "$log"
+  grep '^vm: guest command exit code' "$log" || true
 fi
 exit "$status"
