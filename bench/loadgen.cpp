@@ -1,0 +1,325 @@
+// Load generator for the end-to-end benchmark (bench/run.py): connect
+// storms and short-lived process churn, run inside the benchmark's own
+// network namespace. It connects only to the address it is given; the
+// driver gives it addresses that exist only inside that namespace.
+//
+//   loadgen connect --addr A --port P [--workers N] [--duration S | --count C]
+//                   [--pin] [--interval-us U]
+//     N worker processes (default 2; 0 = this process) each loop
+//     socket() + connect() + close() to A:P (IPv4 or IPv6). Connecting to a
+//     closed port is refused at once, after the kernel's SYN_SENT
+//     transition, which is what the tracer sees. --pin puts worker i on CPU
+//     i mod ncpu (used to make every CPU's perf buffer emit its loss
+//     record). --interval-us sleeps between connects (a slow, steady trickle).
+//
+//   loadgen spawn --count N [--workers W] -- PROGRAM [ARGS...]
+//     W workers (default 2) fork + exec + wait PROGRAM, N times in all.
+//
+// Prints one line of key=value pairs on stdout: what was done and the rate,
+// timed from the moment all workers are released to the last one's end.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+
+void on_signal(int) { g_stop = 1; }
+
+[[noreturn]] void usage(const char *why) {
+  std::fprintf(stderr,
+               "loadgen: %s\n"
+               "usage: loadgen connect --addr A --port P [--workers N] "
+               "[--duration S | --count C] [--pin] [--interval-us U]\n"
+               "       loadgen spawn --count N [--workers W] -- PROGRAM "
+               "[ARGS...]\n",
+               why);
+  std::exit(2);
+}
+
+double now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+// What each worker reports back, in memory shared with the parent.
+struct Slot {
+  std::atomic<uint64_t> done;
+  std::atomic<uint64_t> errors;
+  std::atomic<int> last_errno;
+};
+
+struct Target {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family = AF_INET;
+};
+
+Target parse_target(const std::string &addr, int port) {
+  Target t;
+  auto *v4 = reinterpret_cast<sockaddr_in *>(&t.addr);
+  auto *v6 = reinterpret_cast<sockaddr_in6 *>(&t.addr);
+  if (inet_pton(AF_INET, addr.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    t.len = sizeof(*v4);
+    t.family = AF_INET;
+  } else if (inet_pton(AF_INET6, addr.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    t.len = sizeof(*v6);
+    t.family = AF_INET6;
+  } else {
+    usage("--addr is not an IPv4 or IPv6 address");
+  }
+  return t;
+}
+
+struct Config {
+  std::string mode;
+  std::string addr;
+  int port = -1;
+  int workers = 2;
+  double duration = 0;
+  uint64_t count = 0;
+  bool pin = false;
+  long interval_us = 0;
+  std::vector<char *> program;  // spawn: argv, null-terminated
+};
+
+// One connect attempt. Refused (the expected outcome) and success both mean
+// the kernel went through SYN_SENT; anything else is an error.
+bool connect_once(const Target &t, int *err) {
+  int fd = socket(t.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = errno;
+    return false;
+  }
+  int rc = connect(fd, reinterpret_cast<const sockaddr *>(&t.addr), t.len);
+  int e = errno;
+  close(fd);
+  if (rc == 0 || e == ECONNREFUSED)
+    return true;
+  *err = e;
+  return false;
+}
+
+bool spawn_once(const Config &cfg, int *err) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    *err = errno;
+    return false;
+  }
+  if (pid == 0) {
+    execv(cfg.program[0], cfg.program.data());
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return true;
+  *err = WIFEXITED(status) ? 1000 + WEXITSTATUS(status) : 2000;
+  return false;
+}
+
+// The work of one worker: until the deadline, or until it has done its
+// share of --count.
+void work(const Config &cfg, const Target &target, double deadline,
+          uint64_t share, Slot *slot) {
+  const bool connect_mode = cfg.mode == "connect";
+  uint64_t done = 0, errors = 0;
+  int last_errno = 0;
+  timespec pause{cfg.interval_us / 1000000, (cfg.interval_us % 1000000) * 1000};
+  for (uint64_t i = 0; !g_stop; ++i) {
+    if (share != 0 && done + errors >= share)
+      break;
+    // Checking the clock every time would cost more than it measures.
+    if (deadline > 0 && (i & 63) == 0 && now_s() >= deadline)
+      break;
+    int err = 0;
+    bool ok = connect_mode ? connect_once(target, &err) : spawn_once(cfg, &err);
+    if (ok) {
+      ++done;
+    } else {
+      ++errors;
+      last_errno = err;
+      if (err == EMFILE || err == ENFILE || err == EAFNOSUPPORT ||
+          err == ENETUNREACH || err == EADDRNOTAVAIL)
+        break;  // nothing will get better: report it
+    }
+    if (cfg.interval_us > 0)
+      nanosleep(&pause, nullptr);
+  }
+  slot->done = done;
+  slot->errors = errors;
+  slot->last_errno = last_errno;
+}
+
+Config parse(int argc, char **argv) {
+  if (argc < 2)
+    usage("no mode given");
+  Config cfg;
+  cfg.mode = argv[1];
+  if (cfg.mode != "connect" && cfg.mode != "spawn")
+    usage("mode must be connect or spawn");
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc)
+        usage(("missing value for " + a).c_str());
+      return argv[++i];
+    };
+    if (a == "--addr")
+      cfg.addr = value();
+    else if (a == "--port")
+      cfg.port = std::atoi(value().c_str());
+    else if (a == "--workers")
+      cfg.workers = std::atoi(value().c_str());
+    else if (a == "--duration")
+      cfg.duration = std::atof(value().c_str());
+    else if (a == "--count")
+      cfg.count = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--pin")
+      cfg.pin = true;
+    else if (a == "--interval-us")
+      cfg.interval_us = std::atol(value().c_str());
+    else if (a == "--") {
+      for (++i; i < argc; ++i)
+        cfg.program.push_back(argv[i]);
+    } else
+      usage(("unknown argument " + a).c_str());
+  }
+  if (cfg.workers < 0 || cfg.workers > 1024)
+    usage("--workers must be 0-1024");
+  if (cfg.mode == "connect") {
+    if (cfg.addr.empty() || cfg.port < 0 || cfg.port > 65535)
+      usage("connect needs --addr and --port");
+  } else {
+    if (cfg.program.empty())
+      usage("spawn needs -- PROGRAM");
+    if (cfg.workers == 0)
+      cfg.workers = 1;
+  }
+  if ((cfg.duration > 0) == (cfg.count > 0))
+    usage("give exactly one of --duration and --count");
+  cfg.program.push_back(nullptr);
+  return cfg;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  Config cfg = parse(argc, argv);
+  Target target;
+  if (cfg.mode == "connect")
+    target = parse_target(cfg.addr, cfg.port);
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const int nworkers = cfg.workers == 0 ? 1 : cfg.workers;
+  auto *slots = static_cast<Slot *>(mmap(nullptr, sizeof(Slot) * nworkers,
+                                         PROT_READ | PROT_WRITE,
+                                         MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  if (slots == MAP_FAILED) {
+    std::perror("loadgen: mmap");
+    return 1;
+  }
+  for (int w = 0; w < nworkers; ++w)
+    new (&slots[w]) Slot{};
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+  double start, end;
+  if (cfg.workers == 0) {
+    start = now_s();
+    work(cfg, target, cfg.duration > 0 ? start + cfg.duration : 0, cfg.count,
+         &slots[0]);
+    end = now_s();
+  } else {
+    // Workers wait at a barrier (the read end of a pipe) so that they start
+    // together and the clock starts when they do, not while forking.
+    int gate[2];
+    if (pipe(gate) != 0) {
+      std::perror("loadgen: pipe");
+      return 1;
+    }
+    std::vector<pid_t> pids;
+    double *deadline = static_cast<double *>(
+        mmap(nullptr, sizeof(double), PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    for (int w = 0; w < cfg.workers; ++w) {
+      uint64_t share = cfg.count / cfg.workers +
+                       (static_cast<uint64_t>(w) < cfg.count % cfg.workers);
+      pid_t pid = fork();
+      if (pid < 0) {
+        std::perror("loadgen: fork");
+        return 1;
+      }
+      if (pid == 0) {
+        close(gate[1]);
+        if (cfg.pin && ncpu > 0) {
+          cpu_set_t set;
+          CPU_ZERO(&set);
+          CPU_SET(w % ncpu, &set);
+          sched_setaffinity(0, sizeof(set), &set);
+        }
+        char c;
+        while (read(gate[0], &c, 1) < 0 && errno == EINTR) {
+        }
+        if (cfg.count > 0 && share == 0)
+          _exit(0);
+        work(cfg, target, cfg.duration > 0 ? *deadline : 0, share, &slots[w]);
+        _exit(0);
+      }
+      pids.push_back(pid);
+    }
+    close(gate[0]);
+    start = now_s();
+    *deadline = cfg.duration > 0 ? start + cfg.duration : 0;
+    close(gate[1]);  // go
+    for (pid_t pid : pids)
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    end = now_s();
+  }
+
+  uint64_t done = 0, errors = 0;
+  int last_errno = 0;
+  for (int w = 0; w < nworkers; ++w) {
+    done += slots[w].done;
+    errors += slots[w].errors;
+    if (slots[w].last_errno)
+      last_errno = slots[w].last_errno;
+  }
+  double secs = end - start;
+  std::printf("mode=%s workers=%d done=%" PRIu64 " errors=%" PRIu64
+              " last_error=%d seconds=%.4f rate=%.1f\n",
+              cfg.mode.c_str(), cfg.workers, done, errors, last_errno, secs,
+              secs > 0 ? done / secs : 0.0);
+  if (errors > 0)
+    std::fprintf(stderr, "loadgen: %" PRIu64 " errors, last: %s\n", errors,
+                 last_errno < 1000 ? std::strerror(last_errno)
+                                   : "child exited with non-zero status");
+  return done > 0 ? 0 : 1;
+}
