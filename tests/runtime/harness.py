@@ -13,6 +13,7 @@ import atexit
 import calendar
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -132,6 +133,36 @@ class NetNs:
         if self._created:
             run(["ip", "netns", "delete", self.name], check=False)
             self._created = False
+
+
+class Ports:
+    """Destination ports for one test module, unique within the run: counted
+    up from a random start in [low, high) so that concurrent runs differ."""
+
+    def __init__(self, low, high):
+        self._next = random.randrange(low, high, 100)
+
+    def next(self):
+        self._next += 1
+        return self._next
+
+    def block(self, n):
+        """The first of n consecutive fresh ports."""
+        first = self._next + 1
+        self._next += n
+        return first
+
+
+def module_netns():
+    """A test module's own namespace (after removing those of dead runs)."""
+    NetNs.remove_stale()
+    return NetNs().create()
+
+
+def end_module(netns):
+    Tracer.kill_all()
+    if netns:
+        netns.delete()
 
 
 # ---------------------------------------------------------------- helper

@@ -12,7 +12,6 @@ PIDTREE_TEST_ANCESTRY=proc runs the same cases against the old lookup (a
 with it, the short-lived chain and exec cases fail.
 """
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -27,25 +26,17 @@ BINARY = None  # set by harness.main from argv[1]
 NS = None
 ANCESTRY = os.environ.get("PIDTREE_TEST_ANCESTRY", "table")
 
-_next_port = random.randrange(11000, 20000, 100)
-
-
-def next_port():
-    global _next_port
-    _next_port += 1
-    return _next_port
+PORTS = harness.Ports(11000, 20000)
+next_port = PORTS.next
 
 
 def setUpModule():
     global NS
-    harness.NetNs.remove_stale()
-    NS = harness.NetNs().create()
+    NS = harness.module_netns()
 
 
 def tearDownModule():
-    Tracer.kill_all()
-    if NS:
-        NS.delete()
+    harness.end_module(NS)
 
 
 def own_tree():

@@ -7,7 +7,6 @@ invalid reload that keeps the running rules.
 usage: test_config.py PATH-TO-pidtree-bcc [unittest args]
 """
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -21,25 +20,17 @@ from harness import V4_REPORTED, V4_SECOND, V6_REPORTED, Tracer  # noqa: E402
 
 BINARY = None  # set by harness.main from argv[1]
 NS = None
-_next_port = random.randrange(21000, 28000, 100)
-
-
-def next_port():
-    global _next_port
-    _next_port += 1
-    return _next_port
+PORTS = harness.Ports(21000, 28000)
+next_port = PORTS.next
 
 
 def setUpModule():
     global NS
-    harness.NetNs.remove_stale()
-    NS = harness.NetNs().create()
+    NS = harness.module_netns()
 
 
 def tearDownModule():
-    Tracer.kill_all()
-    if NS:
-        NS.delete()
+    harness.end_module(NS)
 
 
 def connect_all(targets):
@@ -161,10 +152,8 @@ class Reload(unittest.TestCase):
         tracer = Tracer(BINARY, ["-c", cfg.path, "--watch-config"])
         self.addCleanup(tracer.kill)
         tracer.wait_ready()
-        first = next_port()
         pairs = 3000
-        global _next_port
-        _next_port += pairs
+        first = PORTS.block(pairs)
         code = ("import socket, sys, time\n"
                 "a, b, first, n = sys.argv[1], sys.argv[2], int(sys.argv[3]),"
                 " int(sys.argv[4])\n"
