@@ -530,8 +530,8 @@ def phase_on(args, ns, chain, addr, tag):
     return r
 
 
-def throughput(args, ns, chain):
-    rounds = []
+def throughput(args, ns, chain, rounds):
+    """Appends each completed round to `rounds`."""
     for rnd in range(args.rounds):
         row = {}
         for kind, addr in (("filtered", FILTERED), ("reported", REPORTED)):
@@ -554,11 +554,11 @@ def throughput(args, ns, chain):
                             "cpu_us_per_event", float("nan"))
                 log(msg)
         rounds.append(row)
-    return rounds
 
 
-def startup(args, ns):
-    """Exec -> ready line, and exec -> first event of a slow trickle."""
+def startup(args, ns, starts):
+    """Exec -> ready line, and exec -> first event of a slow trickle;
+    appends each start to `starts`."""
     trickle_port = args.port + 1
     trickle = subprocess.Popen(
         ns.prefix() + loadgen_connect(args, REPORTED, trickle_port, workers=0,
@@ -567,7 +567,6 @@ def startup(args, ns):
     _owned_pids.add(trickle.pid)
     on_exit(lambda: kill_group(trickle))
     pattern = ('"port":%d,' % trickle_port).encode()
-    starts = []
     try:
         for i in range(args.starts):
             wait_quiet(args)
@@ -598,7 +597,6 @@ def startup(args, ns):
                            "rss_file_kb": mem.get("RssFile")})
     finally:
         kill_group(trickle)
-    return starts
 
 
 def memory(args, ns, chain):
@@ -749,9 +747,13 @@ def report(args, results):
     rounds = results.get("throughput") or []
     add("### pidtree-bcc end-to-end benchmark (issue 5)")
     add("")
+    if results.get("interrupted"):
+        add("**Interrupted (%s): only the phases completed before are "
+            "shown.**" % results["interrupted"])
+        add("")
     add("`%s`: %s rounds, %g s storms, %d loadgen workers; medians of "
         "rounds. %s, %d CPUs, kernel %s, tracer `%s`%s." %
-        (results["command"], args.rounds, args.duration, args.workers,
+        (results["command"], len(rounds), args.duration, args.workers,
          results["date"], NCPU, platform.release(), results["version"],
          " " + args.tracer_args if args.tracer_args else ""))
     if results["stale_sources"]:
@@ -924,23 +926,37 @@ def report(args, results):
     return "\n".join(lines)
 
 
-def stale_sources(binary):
-    """Sources of this tree newer than the binary: then the figures are not
-    those of the tree that `git describe` names."""
+def source_tree(binary):
+    """The source tree a CMake-built binary came from (its build dir's
+    CMakeCache.txt), else this script's tree."""
+    cache = os.path.join(os.path.dirname(binary), "CMakeCache.txt")
+    try:
+        with open(cache) as f:
+            for line in f:
+                if line.startswith("CMAKE_HOME_DIRECTORY:INTERNAL="):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return ROOT
+
+
+def stale_sources(binary, tree):
+    """Sources newer than the binary: then the figures are not those of the
+    tree that `git describe` names."""
     built = os.path.getmtime(binary)
     stale = []
     for sub in ("src", "include", "bpf"):
-        for dirpath, _dirs, files in os.walk(os.path.join(ROOT, sub)):
+        for dirpath, _dirs, files in os.walk(os.path.join(tree, sub)):
             for name in files:
                 path = os.path.join(dirpath, name)
                 if os.path.getmtime(path) > built:
-                    stale.append(os.path.relpath(path, ROOT))
+                    stale.append(os.path.relpath(path, tree))
     return sorted(stale)
 
 
-def git_version():
+def git_version(tree):
     try:
-        return subprocess.run(["git", "-C", ROOT, "describe", "--always",
+        return subprocess.run(["git", "-C", tree, "describe", "--always",
                                "--dirty"], stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL,
                               check=True).stdout.decode().strip()
@@ -1019,7 +1035,8 @@ def main():
     scratch = tempfile.mkdtemp(prefix="pidtree-bench-tree-")
     on_exit(lambda: shutil.rmtree(scratch, ignore_errors=True))
 
-    stale = stale_sources(args.binary)
+    tree = source_tree(args.binary)
+    stale = stale_sources(args.binary, tree)
     if stale:
         log("WARNING: %s is older than %s: rebuild to measure the tree" %
             (args.binary, ", ".join(stale[:3])))
@@ -1028,26 +1045,35 @@ def main():
                "binary_built": datetime.datetime.fromtimestamp(
                    os.path.getmtime(args.binary)).isoformat(timespec="seconds"),
                "date": datetime.date.today().isoformat(),
-               "version": git_version(), "cpus": NCPU,
+               "version": git_version(tree), "source_tree": tree,
+               "cpus": NCPU,
                "kernel": platform.release(),
                "loadavg_start": open("/proc/loadavg").read().split()[:3]}
     ns = Namespace()
     chain = Chain(scratch)
     log("namespace %s, tracer %s (%s)" % (ns.name, args.binary,
                                           results["version"]))
-    if "throughput" in phases:
-        results["throughput"] = throughput(args, ns, chain)
-    if "startup" in phases:
-        results["startup"] = startup(args, ns)
-    if "memory" in phases:
-        results["memory"] = memory(args, ns, chain)
-    if args.profile:
-        results["profile"] = profile(args, ns, chain)
-    results["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    print(report(args, results))
+    # Whatever happens, report what was measured.
+    try:
+        if "throughput" in phases:
+            results["throughput"] = []
+            throughput(args, ns, chain, results["throughput"])
+        if "startup" in phases:
+            results["startup"] = []
+            startup(args, ns, results["startup"])
+        if "memory" in phases:
+            results["memory"] = memory(args, ns, chain)
+        if args.profile:
+            results["profile"] = profile(args, ns, chain)
+    except BaseException as e:
+        results["interrupted"] = repr(e)
+        raise
+    finally:
+        results["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        print(report(args, results), flush=True)
 
 
 if __name__ == "__main__":
