@@ -777,6 +777,17 @@ def report(args, results):
                 (kind, fmt_n(off), fmt_n(on), fmt_pct(ratio),
                  fmt_pct(min(spread)), fmt_pct(max(spread)), 100 * target,
                  verdict(ratio >= target)))
+            # The same, from the rounds whose two phases ran on a quiet
+            # host only: the better estimate when there are some.
+            clean = [r[kind + "_on"]["rate"] / r[kind + "_off"]["rate"]
+                     for r in rounds
+                     if r[kind + "_on"]["foreign_pct"] <= args.max_busy and
+                     r[kind + "_off"]["foreign_pct"] <= args.max_busy]
+            add("| %s: same, quiet rounds only (others ≤ %g%% of the CPUs "
+                "in both phases) | | | %s (%d of %d rounds) | ≥ %.0f%% | %s |"
+                % (kind, args.max_busy, fmt_pct(med(clean)), len(clean),
+                   len(rounds), 100 * target,
+                   verdict(med(clean) >= target) if clean else "—"))
         for kind in ("filtered", "reported"):
             off = med([r[kind + "_off"]["load_cpu_us"] for r in rounds])
             on = med([r[kind + "_on"]["load_cpu_us"] for r in rounds])
