@@ -16,13 +16,15 @@
 //     W workers (default 2) fork + exec + wait PROGRAM, N times in all.
 //
 // Prints one line of key=value pairs on stdout: what was done and the rate,
-// timed from the moment all workers are released to the last one's end.
+// timed from the moment all workers are released to the last one's end, and
+// the CPU seconds (user + system) the workers used.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -313,10 +315,15 @@ int main(int argc, char **argv) {
       last_errno = slots[w].last_errno;
   }
   double secs = end - start;
+  // CPU (user + system) of the workers, and of what they ran and waited for.
+  rusage ru{};
+  getrusage(cfg.workers == 0 ? RUSAGE_SELF : RUSAGE_CHILDREN, &ru);
+  double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+               ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
   std::printf("mode=%s workers=%d done=%" PRIu64 " errors=%" PRIu64
-              " last_error=%d seconds=%.4f rate=%.1f\n",
+              " last_error=%d seconds=%.4f rate=%.1f cpu=%.4f\n",
               cfg.mode.c_str(), cfg.workers, done, errors, last_errno, secs,
-              secs > 0 ? done / secs : 0.0);
+              secs > 0 ? done / secs : 0.0, cpu);
   if (errors > 0)
     std::fprintf(stderr, "loadgen: %" PRIu64 " errors, last: %s\n", errors,
                  last_errno < 1000 ? std::strerror(last_errno)

@@ -41,7 +41,6 @@ import json
 import os
 import platform
 import re
-import resource
 import shlex
 import shutil
 import signal
@@ -217,13 +216,29 @@ CHAIN = [
 ]
 
 
+LAUNCHER = "usr/local/sbin/service-launcher"
+
+
 class Chain:
     """Shell scripts that start each other: every level waits for the next
-    (no exec), so the load generator's workers have 6 real-looking ancestors
-    below the driver. The innermost runs $PIDTREE_BENCH_CMD."""
+    (no exec), so the load generator's workers have 6 real-looking ancestors.
+    The innermost runs $PIDTREE_BENCH_CMD.
+
+    Above them is a launcher started once, before any tracer, in a session
+    of its own whose parent exits at once: it is re-parented to pid 1, and
+    every tracer, seeding it from /proc, sees pid 1 as its parent. So the
+    tree each event reports (worker, loadgen, 6 levels, launcher, pid 1) is
+    the same however this script was started. (A chain forked from this
+    script would carry this script's own ancestors: the tracer keeps the
+    parent a process had at its fork.) The launcher reads request ids from
+    a FIFO and runs each request's script, one at a time."""
 
     def __init__(self, scratch):
         self.scratch = scratch
+        self.dir = os.path.join(scratch, "run")
+        os.makedirs(self.dir)
+        self.seq = 0
+        self.leader = None
         for i, (path, interp, _args) in enumerate(CHAIN):
             full = os.path.join(scratch, path)
             os.makedirs(os.path.dirname(full), exist_ok=True)
@@ -238,12 +253,62 @@ class Chain:
                         "realistic process tree.\n%s\nstatus=$?\n"
                         "exit $status\n" % (interp, run))
             os.chmod(full, 0o755)
+        launcher = os.path.join(scratch, LAUNCHER)
+        os.makedirs(os.path.dirname(launcher), exist_ok=True)
+        with open(launcher, "w") as f:
+            # Sourcing the request runs its command as the launcher's child.
+            f.write('#!/bin/sh\n# pidtree-bcc benchmark: runs load requests '
+                    '(see bench/run.py).\ncd /\nexec 3<> "$2/requests"\n'
+                    'while read -r id <&3; do\n'
+                    '  [ "$id" = quit ] && exit 0\n'
+                    '  . "$2/$id.sh" > "$2/$id.out" 2> "$2/$id.err"\n'
+                    '  echo $? > "$2/$id.rc.tmp" && mv "$2/$id.rc.tmp" '
+                    '"$2/$id.rc"\n'
+                    'done\n')
+        os.mkfifo(os.path.join(self.dir, "requests"))
+        out = subprocess.run(
+            ["setsid", "-f", "/bin/sh", "-c",
+             'echo $$; exec "$@" </dev/null >/dev/null 2>&1', "sh",
+             "/bin/sh", launcher, "--requests", self.dir],
+            stdout=subprocess.PIPE, check=True).stdout
+        self.leader = int(out.split()[0])
+        _owned_pids.add(self.leader)
+        on_exit(self.stop)
+        self.fifo = os.open(os.path.join(self.dir, "requests"),
+                            os.O_WRONLY)
 
-    def argv(self, ns, cmd):
+    def stop(self):
+        try:
+            os.killpg(self.leader, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def run(self, ns, cmd, timeout):
+        """Runs cmd under the chain; returns (exit status, stdout, stderr)."""
+        self.seq += 1
+        rid = "r%d" % self.seq
         path, interp, args = CHAIN[0]
-        env_cmd = " ".join(cmd)
-        return (["env", "PIDTREE_BENCH_CMD=" + env_cmd] + ns.prefix() +
+        argv = (["env", "PIDTREE_BENCH_CMD=" + " ".join(cmd)] + ns.prefix() +
                 [interp, os.path.join(self.scratch, path)] + args)
+        with open(os.path.join(self.dir, rid + ".sh"), "w") as f:
+            f.write(" ".join(shlex.quote(a) for a in argv) + "\n")
+        os.write(self.fifo, (rid + "\n").encode())
+        rc_path = os.path.join(self.dir, rid + ".rc")
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(rc_path):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("load generator did not finish: %s" % cmd)
+            if not os.path.exists("/proc/%d" % self.leader):
+                raise RuntimeError("the launcher is gone")
+            time.sleep(0.02)
+        result = []
+        for ext in (".rc", ".out", ".err"):
+            with open(os.path.join(self.dir, rid + ext)) as f:
+                result.append(f.read())
+            os.unlink(os.path.join(self.dir, rid + ext))
+        os.unlink(os.path.join(self.dir, rid + ".sh"))
+        return int(result[0]), result[1], result[2]
 
 
 def parse_kv(text):
@@ -254,29 +319,29 @@ def parse_kv(text):
 
 
 def run_load(args, ns, chain, cmd, timeout):
-    """Runs loadgen through the chain; returns its figures plus the CPU that
-    the whole chain used (rusage of everything it reaped)."""
-    argv = chain.argv(ns, cmd) if chain else ns.prefix() + cmd
-    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    _owned_pids.add(proc.pid)
-    on_exit(lambda: kill_group(proc))
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
-        raise RuntimeError("load generator did not finish: %s" % argv)
-    # communicate() reaped it, and with it the rusage of all it reaped.
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    kv = parse_kv(out.decode())
-    if proc.returncode != 0 or kv is None:
+    """Runs loadgen (under the chain when one is given); returns its
+    figures, CPU included (loadgen's own rusage of its workers)."""
+    if chain:
+        rc, out, err = chain.run(ns, cmd, timeout)
+    else:
+        proc = subprocess.Popen(ns.prefix() + cmd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE,
+                                start_new_session=True)
+        _owned_pids.add(proc.pid)
+        on_exit(lambda: kill_group(proc))
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            raise RuntimeError("load generator did not finish: %s" % cmd)
+        rc, out, err = proc.returncode, out.decode(), err.decode()
+    kv = parse_kv(out)
+    if rc != 0 or kv is None or "cpu" not in kv:
         raise RuntimeError("load generator failed (%s): %s %s" %
-                           (proc.returncode, out.decode(), err.decode()))
+                           (rc, out, err))
     return {"done": int(kv["done"]), "errors": int(kv["errors"]),
             "seconds": float(kv["seconds"]), "rate": float(kv["rate"]),
-            "cpu_s": (ru1.ru_utime - ru0.ru_utime) +
-            (ru1.ru_stime - ru0.ru_stime)}
+            "cpu_s": float(kv["cpu"])}
 
 
 def loadgen_connect(args, addr, port, **kw):
