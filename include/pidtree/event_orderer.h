@@ -16,20 +16,36 @@ namespace pidtree {
 class EventOrderer {
  public:
   void push(Event event) {
-    held_.push_back(Held{event_time(event), next_seq_++, std::move(event)});
+    held_.push_back(Held{event_time(event), std::move(event)});
   }
 
   // Calls fn(const Event&) for every held event stamped at or before
   // `watermark`, in time order (arrival order among equal stamps).
+  // Only small keys are sorted; the events stay where they arrived.
   template <typename Fn>
   void release(uint64_t watermark, Fn fn) {
-    std::sort(held_.begin(), held_.end(), [](const Held &a, const Held &b) {
-      return a.ts != b.ts ? a.ts < b.ts : a.seq < b.seq;
-    });
-    size_t n = 0;
-    while (n < held_.size() && held_[n].ts <= watermark)
-      fn(held_[n++].event);
-    held_.erase(held_.begin(), held_.begin() + static_cast<ptrdiff_t>(n));
+    keys_.clear();
+    for (size_t i = 0; i < held_.size(); ++i)
+      if (held_[i].ts <= watermark)
+        keys_.push_back(Key{held_[i].ts, i});
+    if (keys_.empty())
+      return;
+    // The index breaks ties: held_ is in arrival order.
+    auto before = [](const Key &a, const Key &b) {
+      return a.ts != b.ts ? a.ts < b.ts : a.index < b.index;
+    };
+    if (!std::is_sorted(keys_.begin(), keys_.end(), before))
+      std::sort(keys_.begin(), keys_.end(), before);
+    for (const Key &key : keys_)
+      fn(held_[key.index].event);
+    if (keys_.size() == held_.size()) {
+      held_.clear();
+      return;
+    }
+    held_.erase(std::remove_if(
+                    held_.begin(), held_.end(),
+                    [watermark](const Held &h) { return h.ts <= watermark; }),
+                held_.end());
   }
 
   size_t held() const { return held_.size(); }
@@ -37,11 +53,14 @@ class EventOrderer {
  private:
   struct Held {
     uint64_t ts;
-    uint64_t seq;
     Event event;
   };
-  std::vector<Held> held_;
-  uint64_t next_seq_ = 0;
+  struct Key {
+    uint64_t ts;
+    size_t index;
+  };
+  std::vector<Held> held_;  // in arrival order
+  std::vector<Key> keys_;   // scratch, kept for its capacity
 };
 
 }  // namespace pidtree

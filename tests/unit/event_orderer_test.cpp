@@ -49,19 +49,45 @@ TEST(EventOrderer, EqualStampsKeepArrivalOrder) {
   EXPECT_EQ(is_connect, (std::vector<bool>{false, true}));
 }
 
-TEST(EventOrderer, RandomInterleavingsComeOutSorted) {
+TEST(EventOrderer, AHeldEventStaysBeforeALaterArrivalWithTheSameStamp) {
+  EventOrderer o;
+  o.push(exec_at(10, 1));
+  o.push(connect_at(20, 1));
+  std::vector<uint32_t> pids;
+  auto record = [&](const Event &e) {
+    pids.push_back(std::visit([](const auto &ev) { return ev.pid; }, e));
+  };
+  o.release(5, record);
+  EXPECT_TRUE(pids.empty());
+  EXPECT_EQ(o.held(), 2u);
+  o.push(connect_at(10, 2));
+  o.push(connect_at(15, 3));
+  o.release(15, record);
+  EXPECT_EQ(pids, (std::vector<uint32_t>{1, 2, 3}));
+  EXPECT_EQ(o.held(), 1u);
+}
+
+TEST(EventOrderer, RandomInterleavingsComeOutSortedAndStable) {
   std::mt19937 rng(7);
   EventOrderer o;
   uint64_t released_up_to = 0;
-  std::vector<uint64_t> out;
+  uint32_t arrival = 0;
+  // (stamp, arrival): few distinct stamps, so many ties across batches.
+  std::vector<std::pair<uint64_t, uint32_t>> out;
+  auto record = [&](const Event &e) {
+    out.emplace_back(event_time(e),
+                     std::visit([](const auto &ev) { return ev.pid; }, e));
+  };
   for (int round = 0; round < 100; ++round) {
-    for (int i = 0; i < 50; ++i)
-      o.push(connect_at(released_up_to + 1 + rng() % 1000, 1));
-    released_up_to += 500;
-    o.release(released_up_to,
-              [&](const Event &e) { out.push_back(event_time(e)); });
+    for (int i = 0; i < 50; ++i) {
+      uint64_t ts = released_up_to + 1 + rng() % 40;
+      o.push(i % 3 ? connect_at(ts, arrival) : exec_at(ts, arrival));
+      ++arrival;
+    }
+    released_up_to += 20;
+    o.release(released_up_to, record);
   }
-  o.release(UINT64_MAX, [&](const Event &e) { out.push_back(event_time(e)); });
+  o.release(UINT64_MAX, record);
   EXPECT_EQ(out.size(), 5000u);
   EXPECT_TRUE(std::is_sorted(out.begin(), out.end()));
 }
