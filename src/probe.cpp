@@ -144,13 +144,23 @@ std::string ConnectProbe::attach_probes(Backend backend, bool process_events) {
   return "";
 }
 
-std::string ConnectProbe::open_buffer(unsigned pages, SampleFn on_sample,
-                                      LostFn on_lost) {
+std::string ConnectProbe::open_buffer(unsigned pages, unsigned wakeup_events,
+                                      SampleFn on_sample, LostFn on_lost) {
   on_sample_ = std::move(on_sample);
   on_lost_ = std::move(on_lost);
   auto status = bpf_->open_perf_buffer("events", &ConnectProbe::sample_cb,
                                        &ConnectProbe::lost_cb, this,
                                        static_cast<int>(pages));
+  // BPF::open_perf_buffer always asks for a wake-up per event; reopen the
+  // per-CPU readers (nothing is attached yet) with the batch size.
+  auto *buffer = bpf_->get_perf_buffer("events");
+  if (status.ok() && wakeup_events > 1 && buffer) {
+    status = buffer->close_all_cpu();
+    if (status.ok())
+      status = buffer->open_all_cpu(
+          &ConnectProbe::sample_cb, &ConnectProbe::lost_cb, this,
+          static_cast<int>(pages), static_cast<int>(wakeup_events));
+  }
   if (!status.ok())
     return with_hint("cannot open the perf buffer", status.msg());
   return "";

@@ -36,7 +36,11 @@ class ConnectProbe : public MapAccess {
   // Attaches the connect probes of `backend`, and with `process_events`
   // the probes that feed the process table.
   std::string attach(Backend backend, bool process_events);
-  std::string open_buffer(unsigned pages, SampleFn on_sample, LostFn on_lost);
+  // The kernel wakes the reader once per `wakeup_events` events on a CPU
+  // (each wake-up costs the connecting process a self-interrupt), so the
+  // reader must also drain() on a timer to see the rest.
+  std::string open_buffer(unsigned pages, unsigned wakeup_events,
+                          SampleFn on_sample, LostFn on_lost);
   // Releases the compiler's memory once everything is loaded.
   void release_compiler_memory();
 
