@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "pidtree/memory.h"
+
 namespace pidtree {
 
 namespace {
@@ -166,7 +168,10 @@ std::string ConnectProbe::open_buffer(unsigned pages, unsigned wakeup_events,
   return "";
 }
 
-void ConnectProbe::release_compiler_memory() { bpf_->free_bcc_memory(); }
+void ConnectProbe::release_compiler_memory() {
+  bpf_->free_bcc_memory();
+  release_compiler_pages();
+}
 
 int ConnectProbe::poll(int timeout_ms) {
   return bpf_->poll_perf_buffer("events", timeout_ms);
