@@ -28,13 +28,23 @@ int64_t SystemClock::realtime_ns() { return read_ns(CLOCK_REALTIME); }
 
 int64_t SystemClock::boottime_ns() { return read_ns(CLOCK_BOOTTIME); }
 
-std::string format_rfc3339_utc(int64_t realtime_ns) {
-  int64_t secs = realtime_ns / 1000000000;
-  int64_t rem = realtime_ns % 1000000000;
-  if (rem < 0) {
-    rem += 1000000000;
-    --secs;
+namespace {
+
+// Whole seconds and the nanoseconds past them (rounded towards -infinity).
+void split_ns(int64_t realtime_ns, int64_t *secs, int64_t *rem) {
+  *secs = realtime_ns / 1000000000;
+  *rem = realtime_ns % 1000000000;
+  if (*rem < 0) {
+    *rem += 1000000000;
+    --*secs;
   }
+}
+
+}  // namespace
+
+std::string format_rfc3339_utc(int64_t realtime_ns) {
+  int64_t secs, rem;
+  split_ns(realtime_ns, &secs, &rem);
   time_t t = static_cast<time_t>(secs);
   struct tm tm {};
   gmtime_r(&t, &tm);
@@ -43,6 +53,22 @@ std::string format_rfc3339_utc(int64_t realtime_ns) {
                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                 tm.tm_min, tm.tm_sec, static_cast<int>(rem / 1000));
   return buf;
+}
+
+const std::string &TimestampFormatter::format(int64_t realtime_ns) {
+  int64_t secs, rem;
+  split_ns(realtime_ns, &secs, &rem);
+  if (text_.empty() || secs != second_) {
+    text_ = format_rfc3339_utc(secs * 1000000000);
+    second_ = secs;
+  }
+  // The text always ends ".uuuuuuZ", whatever the width of the year.
+  int64_t us = rem / 1000;
+  for (size_t i = text_.size() - 2; i >= text_.size() - 7; --i) {
+    text_[i] = static_cast<char>('0' + us % 10);
+    us /= 10;
+  }
+  return text_;
 }
 
 }  // namespace pidtree

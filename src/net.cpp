@@ -73,6 +73,23 @@ IpAddress parse_ip(const std::string &text) {
 }
 
 std::string format_ip(Family family, const uint8_t *bytes) {
+  if (family == Family::kIpv4) {
+    // By hand: inet_ntop goes through snprintf, a tenth of the cost of an
+    // event at full rate.
+    char buf[16];
+    size_t n = 0;
+    for (int i = 0; i < 4; ++i) {
+      unsigned v = bytes[i];
+      if (v >= 100)
+        buf[n++] = static_cast<char>('0' + v / 100);
+      if (v >= 10)
+        buf[n++] = static_cast<char>('0' + v / 10 % 10);
+      buf[n++] = static_cast<char>('0' + v % 10);
+      if (i < 3)
+        buf[n++] = '.';
+    }
+    return std::string(buf, n);
+  }
   char buf[INET6_ADDRSTRLEN] = {};
   inet_ntop(family == Family::kIpv4 ? AF_INET : AF_INET6, bytes, buf,
             sizeof(buf));

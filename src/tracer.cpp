@@ -29,7 +29,7 @@ void Tracer::handle(const Event &event) {
   const auto &connect = std::get<ConnectEvent>(event);
   ++events_;
   Ancestry ancestry = ancestry_.resolve(connect);
-  std::string timestamp = format_rfc3339_utc(
+  const std::string &timestamp = timestamps_.format(
       static_cast<int64_t>(connect.ts_boot_ns) + boot_to_real_ns_);
   formatter_.append_connect_event(&sink_.buffer(), connect, ancestry,
                                   users_.name(connect.uid), timestamp);

@@ -27,4 +27,16 @@ class SystemClock : public Clock {
 // "2026-11-29T12:05:28.123456Z" for nanoseconds since the Unix epoch.
 std::string format_rfc3339_utc(int64_t realtime_ns);
 
+// The same text for a stream of stamps, most within the same second: the
+// calendar part is worked out once per second, the microseconds by hand.
+class TimestampFormatter {
+ public:
+  // Valid until the next call.
+  const std::string &format(int64_t realtime_ns);
+
+ private:
+  int64_t second_ = 0;
+  std::string text_;  // empty until the first call
+};
+
 }  // namespace pidtree

@@ -50,6 +50,7 @@ class Tracer {
   EventOrderer orderer_;
   JsonFormatter formatter_;
   int64_t boot_to_real_ns_ = 0;
+  TimestampFormatter timestamps_;
   uint64_t events_ = 0;
   uint64_t lost_batch_ = 0;
   uint64_t lost_total_ = 0;

@@ -2,6 +2,7 @@
 // one-line error messages that name the offending value.
 #include "pidtree/net.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -116,6 +117,17 @@ TEST(FormatIp, Ipv4) {
   EXPECT_EQ(format_ip(v4(0, 0, 0, 0)), "0.0.0.0");
   const uint8_t raw[4] = {8, 8, 4, 4};
   EXPECT_EQ(format_ip(Family::kIpv4, raw), "8.8.4.4");
+}
+
+TEST(FormatIp, Ipv4MatchesInetNtopForEveryOctetValue) {
+  for (unsigned v = 0; v < 256; ++v) {
+    const uint8_t raw[4] = {
+        static_cast<uint8_t>(v), static_cast<uint8_t>(255 - v),
+        static_cast<uint8_t>(v * 7), static_cast<uint8_t>(v / 3)};
+    char want[INET_ADDRSTRLEN];
+    ASSERT_NE(inet_ntop(AF_INET, raw, want, sizeof(want)), nullptr);
+    EXPECT_EQ(format_ip(Family::kIpv4, raw), want) << v;
+  }
 }
 
 TEST(FormatIp, Rfc5952) {

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -52,6 +53,31 @@ TEST(FormatRfc3339, NegativeValuesBeforeTheEpoch) {
   EXPECT_EQ(format_rfc3339_utc(-1500000000), "1969-12-31T23:59:58.500000Z");
   EXPECT_EQ(format_rfc3339_utc(-86400LL * 1000000000),
             "1969-12-31T00:00:00.000000Z");
+}
+
+TEST(TimestampFormatter, MatchesFormatRfc3339ForAStreamOfStamps) {
+  TimestampFormatter f;
+  std::mt19937_64 rng(11);
+  // Runs within a second, steps across seconds and back, and jumps far
+  // (before the epoch, too).
+  int64_t t = 1700000000LL * 1000000000;
+  for (int i = 0; i < 20000; ++i) {
+    switch (rng() % 8) {
+      case 0:  // anywhere in int64 range: 1684 to 2255
+        t = (static_cast<int64_t>(rng() % 18000000000ULL) - 9000000000LL) *
+                1000000000 +
+            static_cast<int64_t>(rng() % 1000000000);
+        break;
+      case 1:
+        t -= static_cast<int64_t>(rng() % 2000000000);
+        break;
+      default:
+        t += static_cast<int64_t>(rng() % 300000000);
+    }
+    ASSERT_EQ(f.format(t), format_rfc3339_utc(t)) << t;
+  }
+  EXPECT_EQ(f.format(-1), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(f.format(1000), "1970-01-01T00:00:00.000001Z");
 }
 
 TEST(SystemClock, RealtimeIsNowAndOffsetIsPositive) {
