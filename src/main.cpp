@@ -50,6 +50,11 @@ constexpr int kHeldPollMs = 10;
 // of its own; a write to a closed pipe says so anyway).
 constexpr auto kReaderCheckInterval = std::chrono::milliseconds(100);
 
+unsigned online_cpus() {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<unsigned>(n) : 1;
+}
+
 pidtree::ProgramShape program_shape(pidtree::Backend backend,
                                     const pidtree::Options &opt,
                                     const pidtree::KernelFeatures &kernel) {
@@ -164,7 +169,9 @@ int main(int argc, char **argv) {
   if (!opt.config_file.empty())
     reloader.start(file_config);
   if (!(err = probe.open_buffer(
-            opt.perf_pages, kWakeupEvents,
+            opt.perf_pages ? opt.perf_pages
+                           : pidtree::default_perf_pages(online_cpus()),
+            kWakeupEvents,
             [&tracer](const void *d, size_t n) { tracer.on_sample(d, n); },
             [&tracer](uint64_t n) { tracer.on_lost(n); }))
            .empty())

@@ -81,9 +81,10 @@ ParseResult parse_options(int argc, const char *const *argv) {
                "changes");
   app.add_flag("-p,--print-and-quit", opt.print_and_quit,
                "Print the generated BPF program and exit (no root needed)");
-  app.add_option("--perf-pages", opt.perf_pages,
-                 "Perf buffer size per CPU in 4 KiB pages (power of two)")
-      ->type_name("N");
+  auto *perf_pages =
+      app.add_option("--perf-pages", opt.perf_pages,
+                     "Perf buffer size per CPU in 4 KiB pages (power of two)")
+          ->type_name("N");
 
   std::string ancestry = "table";
   app.add_option("--ancestry", ancestry,
@@ -118,8 +119,9 @@ ParseResult parse_options(int argc, const char *const *argv) {
     else
       throw InputError("invalid --backend '" + printable(backend) +
                        "': expected auto, kprobe or tracepoint");
-    if (opt.perf_pages == 0 || (opt.perf_pages & (opt.perf_pages - 1)) ||
-        opt.perf_pages > 65536)
+    if (perf_pages->count() > 0 &&
+        (opt.perf_pages == 0 || (opt.perf_pages & (opt.perf_pages - 1)) ||
+         opt.perf_pages > 65536))
       throw InputError("invalid --perf-pages " +
                        std::to_string(opt.perf_pages) +
                        ": expected a power of two from 1 to 65536");
@@ -162,6 +164,15 @@ ParseResult parse_options(int argc, const char *const *argv) {
     return result;
   }
   return result;
+}
+
+unsigned default_perf_pages(unsigned online_cpus) {
+  const unsigned total_pages = (16u << 20) / 4096;
+  unsigned per_cpu = total_pages / (online_cpus ? online_cpus : 1);
+  unsigned pages = 256;
+  while (pages * 2 <= per_cpu && pages < 1024)
+    pages *= 2;
+  return pages;
 }
 
 }  // namespace pidtree

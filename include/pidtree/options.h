@@ -26,7 +26,7 @@ struct Options {
   bool watch_config = false;
   std::string output_file = "-";
   bool print_and_quit = false;
-  unsigned perf_pages = 256;  // per CPU, a power of two
+  unsigned perf_pages = 0;  // per CPU, a power of two; 0: default_perf_pages
   AncestrySource ancestry = AncestrySource::kTable;
   size_t max_exited = 65536;  // exited processes kept for descendants
 };
@@ -43,5 +43,11 @@ struct ParseResult {
 ParseResult parse_options(int argc, const char *const *argv);
 
 extern const char kVersion[];
+
+// The perf buffer size per CPU when --perf-pages is not given: 16 MiB in
+// all, between 1 MiB (256 pages) and 4 MiB (1024 pages) per CPU. A CPU's
+// buffer must hold what arrives while the tracer is not running: at the
+// full connect rate of a small host, 1 MiB was a few hundred milliseconds.
+unsigned default_perf_pages(unsigned online_cpus);
 
 }  // namespace pidtree

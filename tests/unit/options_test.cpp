@@ -46,6 +46,17 @@ std::string usage_error(const std::vector<std::string> &args) {
   return r.err;
 }
 
+TEST(DefaultPerfPages, SixteenMiBInAllWithinOneToFourMiBPerCpu) {
+  EXPECT_EQ(default_perf_pages(0), 1024u);
+  EXPECT_EQ(default_perf_pages(1), 1024u);
+  EXPECT_EQ(default_perf_pages(2), 1024u);
+  EXPECT_EQ(default_perf_pages(4), 1024u);
+  EXPECT_EQ(default_perf_pages(6), 512u);
+  EXPECT_EQ(default_perf_pages(8), 512u);
+  EXPECT_EQ(default_perf_pages(16), 256u);
+  EXPECT_EQ(default_perf_pages(512), 256u);
+}
+
 TEST(ParseOptions, Defaults) {
   ParseResult r = parse({});
   EXPECT_EQ(r.action, ParseResult::Action::kRun);
@@ -56,7 +67,7 @@ TEST(ParseOptions, Defaults) {
   EXPECT_EQ(o.backend, Backend::kAuto);
   EXPECT_EQ(o.output_file, "-");
   EXPECT_FALSE(o.print_and_quit);
-  EXPECT_EQ(o.perf_pages, 256u);
+  EXPECT_EQ(o.perf_pages, 0u);  // default_perf_pages
   EXPECT_EQ(cidrs(o.filters), default_cidrs());
   EXPECT_EQ(o.filters.rules.size(), 8u);
   EXPECT_EQ(o.filters.port_mode, PortMode::kNone);
@@ -159,6 +170,8 @@ TEST(ParseOptions, PrintAndQuit) {
 
 TEST(ParseOptions, PerfPages) {
   EXPECT_EQ(parse({"--perf-pages", "1"}).options.perf_pages, 1u);
+  EXPECT_NE(usage_error({"--perf-pages", "0"}).find("--perf-pages 0"),
+            std::string::npos);
   EXPECT_EQ(parse({"--perf-pages", "64"}).options.perf_pages, 64u);
   EXPECT_EQ(parse({"--perf-pages=65536"}).options.perf_pages, 65536u);
   for (const char *bad : {"0", "3", "100", "131072", "65535"}) {
