@@ -254,6 +254,9 @@ bool OutputSink::flush() {
     done += static_cast<size_t>(n);
   }
   buffer_.clear();
+  // After a huge line (command lines can be long), give the memory back.
+  if (buffer_.capacity() > kKeepCapacity)
+    std::string().swap(buffer_);
   return !failed_;
 }
 

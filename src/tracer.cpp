@@ -33,6 +33,9 @@ void Tracer::handle(const Event &event) {
       static_cast<int64_t>(connect.ts_boot_ns) + boot_to_real_ns_);
   formatter_.append_connect_event(&sink_.buffer(), connect, ancestry,
                                   users_.name(connect.uid), timestamp);
+  // A backlog drained at once is written as it goes, not held whole.
+  if (sink_.buffer().size() >= kFlushBytes)
+    sink_.flush();  // a failure is sticky: end_batch's flush reports it
 }
 
 void Tracer::on_lost(uint64_t count) { lost_batch_ += count; }

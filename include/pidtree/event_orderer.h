@@ -40,6 +40,11 @@ class EventOrderer {
       fn(held_[key.index].event);
     if (keys_.size() == held_.size()) {
       held_.clear();
+      // After a backlog, give the memory back.
+      if (held_.capacity() > kKeepCapacity) {
+        std::vector<Held>().swap(held_);
+        std::vector<Key>().swap(keys_);
+      }
       return;
     }
     held_.erase(std::remove_if(
@@ -51,6 +56,7 @@ class EventOrderer {
   size_t held() const { return held_.size(); }
 
  private:
+  static constexpr size_t kKeepCapacity = 16384;  // events
   struct Held {
     uint64_t ts;
     Event event;

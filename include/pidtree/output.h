@@ -50,6 +50,7 @@ class OutputSink {
   int error() const { return errno_; }
 
  private:
+  static constexpr size_t kKeepCapacity = 1 << 20;
   int fd_;
   std::string buffer_;
   bool failed_ = false;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -98,12 +99,15 @@ class FakeAncestry : public AncestryResolver {
  public:
   Ancestry resolve(const ConnectEvent &event) override {
     seen.push_back(event.pid);
+    if (on_resolve)
+      on_resolve();
     Ancestry a;
     a.tree.push_back(ProcNode{event.pid, "curl example.com", "alice"});
     a.tree.push_back(ProcNode{1, "/sbin/init", "root"});
     return a;
   }
   std::vector<uint32_t> seen;
+  std::function<void()> on_resolve;
 };
 
 class FakeUsers : public UserDb {
@@ -240,6 +244,40 @@ TEST_F(TracerTest, NothingWrittenUntilEndBatch) {
   EXPECT_EQ(file.contents(), "");
   EXPECT_TRUE(tracer.end_batch());
   EXPECT_EQ(file.lines().size(), 1u);
+}
+
+TEST_F(TracerTest, ABacklogIsWrittenAsItGoesAndCompletely) {
+  // ~3,000 lines of ~180 B: more than kFlushBytes in one batch.
+  const int n = 3000;
+  std::vector<size_t> written_before;
+  ancestry.on_resolve = [&] {
+    written_before.push_back(file.contents().size());
+  };
+  tracer.begin_batch();
+  for (int i = 0; i < n; ++i) {
+    pidtree_connect_event raw = raw_event(1000 + i, 100 + i);
+    tracer.on_sample(&raw, sizeof(raw));
+  }
+  EXPECT_TRUE(tracer.end_batch());
+  ASSERT_EQ(written_before.size(), static_cast<size_t>(n));
+  // Written in the middle of the batch, never more than kFlushBytes behind.
+  EXPECT_GT(written_before.back(), 0u);
+  std::vector<std::string> lines = file.lines();
+  ASSERT_EQ(lines.size(), static_cast<size_t>(n));
+  EXPECT_GT(file.contents().size(), Tracer::kFlushBytes);
+  for (int i = 0; i < n; ++i)
+    ASSERT_EQ(json::parse(lines[i])["pid"], 100 + i) << i;
+  EXPECT_LE(file.contents().size() - written_before.back(),
+            Tracer::kFlushBytes + 4096);
+}
+
+TEST(OutputSink, GivesBackTheMemoryOfAHugeLine) {
+  TempFile file;
+  OutputSink sink(file.fd());
+  sink.add_line(std::string(3 << 20, 'x') + "\n");
+  EXPECT_TRUE(sink.flush());
+  EXPECT_LE(sink.buffer().capacity(), 1u << 20);
+  EXPECT_EQ(file.contents().size(), (3u << 20) + 1);
 }
 
 TEST_F(TracerTest, MalformedSampleIsCountedNotPrinted) {
