@@ -354,9 +354,25 @@ def loadgen_connect(args, addr, port, **kw):
 # -------------------------------------------------------------------- tracer
 
 class Tracer:
-    def __init__(self, args, out_path):
+    """The tracer under test. Its output goes to out_path, or with
+    `pattern` (and --tracer-output pipe) into a pipe read by bench/sink,
+    which counts the lines holding `pattern` and keeps a sample of them in
+    out_path + ".sample"; stop() then leaves its figures in sink_report."""
+
+    def __init__(self, args, out_path, pattern=None):
         self.out_path = out_path
-        self.out = open(out_path, "wb")
+        self.sink = None
+        self.sink_report = None
+        if pattern is not None and args.tracer_output == "pipe":
+            self.sample_path = out_path + ".sample"
+            self.sink = subprocess.Popen(
+                [args.sink, pattern, self.sample_path, "200"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                start_new_session=True)
+            _owned_pids.add(self.sink.pid)
+            self.out = self.sink.stdin
+        else:
+            self.out = open(out_path, "wb")
         self.stderr_tail = []
         self.lost_total = 0
         self.ready_at = None
@@ -368,6 +384,8 @@ class Tracer:
                                      start_new_session=True)
         _owned_pids.add(self.proc.pid)
         on_exit(self.kill)
+        if self.sink:
+            self.out.close()  # the tracer holds the only write end
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.reader.start()
 
@@ -401,6 +419,19 @@ class Tracer:
     def cpu(self):
         return cpu_ticks(self.proc.pid)
 
+    def out_bytes(self):
+        """Output so far: the file's size, or what the sink has read."""
+        if not self.sink:
+            return os.path.getsize(self.out_path)
+        try:
+            with open("/proc/%d/io" % self.sink.pid) as f:
+                for line in f:
+                    if line.startswith("rchar:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+
     def stop(self):
         """SIGINT, as a user would; returns the exit status."""
         self.proc.send_signal(signal.SIGINT)
@@ -410,11 +441,23 @@ class Tracer:
             self.kill()
             rc = "killed (no exit 60 s after SIGINT)"
         self.reader.join(timeout=5)
-        self.out.close()
+        if self.sink:
+            try:
+                # The tracer has exited: the sink is at end of input.
+                out = self.sink.stdout.read()
+                self.sink.wait(timeout=120)
+                self.sink_report = json.loads(out.decode())
+            except (subprocess.TimeoutExpired, ValueError):
+                kill_group(self.sink)
+                raise RuntimeError("bench/sink gave no figures")
+        else:
+            self.out.close()
         return rc
 
     def kill(self):
         kill_group(self.proc)
+        if self.sink:
+            kill_group(self.sink)
         if not self.out.closed:
             self.out.close()
 
@@ -424,7 +467,7 @@ def wait_drained(tracer, settle=0.5, limit=120):
     last = None
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        state = (tracer.cpu(), os.path.getsize(tracer.out_path))
+        state = (tracer.cpu(), tracer.out_bytes())
         if state == last:
             return True
         last = state
@@ -527,7 +570,8 @@ def phase_off(args, ns, chain, addr):
 def phase_on(args, ns, chain, addr, tag):
     quiet = wait_quiet(args)
     out_path = os.path.join(args.workdir, "events-%s.jsonl" % tag)
-    tracer = Tracer(args, out_path)
+    pattern = '"daddr":"%s","port":%d,' % (addr, args.port)
+    tracer = Tracer(args, out_path, pattern)
     startup = tracer.wait_ready()
     time.sleep(args.settle)
     c0, t_idle0 = tracer.cpu(), time.monotonic()
@@ -553,15 +597,23 @@ def phase_on(args, ns, chain, addr, tag):
     mem_after = mem_kb(tracer.pid)
     rc = tracer.stop()
 
-    pattern = '"daddr":"%s","port":%d,' % (addr, args.port)
-    lines = count_lines(out_path)
-    lost_lines = count_lines(out_path, '"type":"lost_events"')
-    ours = count_lines(out_path, pattern)
-    depths, sizes = sample_events(out_path, pattern)
-    lost = max(last_lost_total(out_path), tracer.lost_total)
-    out_bytes = os.path.getsize(out_path)
-    if not args.keep_output:
-        os.unlink(out_path)
+    if tracer.sink_report is not None:
+        rep = tracer.sink_report
+        lines, lost_lines = rep["lines"], rep["lost_lines"]
+        ours, out_bytes = rep["matches"], rep["bytes"]
+        depths, sizes = sample_events(tracer.sample_path, pattern)
+        lost = max(rep["last_lost_total"], tracer.lost_total)
+        if not args.keep_output:
+            os.unlink(tracer.sample_path)
+    else:
+        lines = count_lines(out_path)
+        lost_lines = count_lines(out_path, '"type":"lost_events"')
+        ours = count_lines(out_path, pattern)
+        depths, sizes = sample_events(out_path, pattern)
+        lost = max(last_lost_total(out_path), tracer.lost_total)
+        out_bytes = os.path.getsize(out_path)
+        if not args.keep_output:
+            os.unlink(out_path)
 
     made = load["done"] + trail["done"]
     handled = lines - lost_lines
@@ -730,7 +782,7 @@ def profiled_storm(args, ns, chain, perf_argv, what):
     perf recording as perf_argv says."""
     wait_quiet(args)
     out_path = os.path.join(args.workdir, "profile.jsonl")
-    tracer = Tracer(args, out_path)
+    tracer = Tracer(args, out_path, '"port":%d,' % args.port)
     tracer.wait_ready()
     time.sleep(args.settle)
     perf = subprocess.Popen(
@@ -750,7 +802,7 @@ def profiled_storm(args, ns, chain, perf_argv, what):
     perf.send_signal(signal.SIGINT)
     perf.wait(timeout=120)
     tracer.stop()
-    os.unlink(out_path)
+    os.unlink(tracer.sample_path if tracer.sink else out_path)
     return load
 
 
@@ -817,10 +869,12 @@ def report(args, results):
             "shown.**" % results["interrupted"])
         add("")
     add("`%s`: %s rounds, %g s storms, %d loadgen workers; medians of "
-        "rounds. %s, %d CPUs, kernel %s, tracer `%s`%s." %
+        "rounds. %s, %d CPUs, kernel %s, tracer `%s`%s; storm output %s." %
         (results["command"], len(rounds), args.duration, args.workers,
          results["date"], NCPU, platform.release(), results["version"],
-         " " + args.tracer_args if args.tracer_args else ""))
+         " " + args.tracer_args if args.tracer_args else "",
+         "piped to bench/sink" if args.tracer_output == "pipe" else
+         "to a file in " + args.workdir_base))
     if results["stale_sources"]:
         add("")
         add("**The binary is older than %s: these figures may not be the "
@@ -1083,6 +1137,10 @@ def main():
     p.add_argument("--max-busy", type=float, default=25,
                    help="%% of all CPUs other processes may use before a "
                         "phase starts")
+    p.add_argument("--tracer-output", choices=("pipe", "file"),
+                   default="pipe",
+                   help="in the storms: a pipe read by bench/sink (default), "
+                        "or a file in --workdir-base")
     p.add_argument("--workdir-base", default="/dev/shm",
                    help="where the tracer output goes (tmpfs)")
     p.add_argument("--keep-output", action="store_true")
@@ -1095,7 +1153,8 @@ def main():
     if args.loadgen is None:
         args.loadgen = os.path.join(os.path.dirname(args.binary), "bench",
                                     "loadgen")
-    for path in (args.binary, args.loadgen):
+    args.sink = os.path.join(os.path.dirname(args.loadgen), "sink")
+    for path in (args.binary, args.loadgen, args.sink):
         if not os.access(path, os.X_OK):
             sys.exit("not found: %s (build first: see bench/README.md)" % path)
     if os.geteuid() != 0:
