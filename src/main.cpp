@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -49,6 +50,19 @@ constexpr int kHeldPollMs = 10;
 // How often to ask whether the reader of the output pipe is gone (a poll()
 // of its own; a write to a closed pipe says so anyway).
 constexpr auto kReaderCheckInterval = std::chrono::milliseconds(100);
+
+// Output into a pipe (`| jq`): a 1 MiB buffer instead of 64 KiB absorbs
+// bursts, and the tracer and its reader take turns far less often. Best
+// effort: never shrinks the pipe, and a refusal changes nothing else.
+void widen_pipe(int fd) {
+  constexpr int kPipeBytes = 1 << 20;
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode))
+    return;
+  int size = fcntl(fd, F_GETPIPE_SZ);
+  if (size >= 0 && size < kPipeBytes)
+    fcntl(fd, F_SETPIPE_SZ, kPipeBytes);
+}
 
 unsigned online_cpus() {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -143,6 +157,7 @@ int main(int argc, char **argv) {
       return fail("cannot open output file '" + opt.output_file +
                   "': " + std::strerror(errno));
   }
+  widen_pipe(out_fd);
   install_signal_handlers();
 
   OutputSink sink(out_fd);
