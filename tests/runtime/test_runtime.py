@@ -14,6 +14,7 @@ processes this test started (matched by pid) and about the BPF objects that
 the tracer under test holds.
 """
 import collections
+import fcntl
 import json
 import os
 import pwd
@@ -665,6 +666,45 @@ class TestLifecycle(unittest.TestCase, EventAsserts):
                                  "programs loaded since the start that "
                                  "no process holds")
                 sys.stderr.write("[%s: exit in %.2f s] " % (sig.name, took))
+
+    def test_compiler_memory_given_back_and_output_pipe_widened(self):
+        """Once ready, the pages of LLVM/Clang code the compile touched are
+        no longer resident, the tracer is well under 80 MB, and it still
+        reports; its output pipe was widened to 1 MiB."""
+        port = next_port()
+        tracer = start_tracer(self, "--include-ports", str(port))
+        status = {}
+        with open("/proc/%d/status" % tracer.pid) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if value.strip().endswith("kB"):
+                    status[key] = int(value.split()[0])
+        compiler_kb = 0
+        with open("/proc/%d/smaps" % tracer.pid) as f:
+            in_compiler = False
+            for line in f:
+                fields = line.split()
+                if "-" in fields[0] and len(fields) >= 5:
+                    in_compiler = len(fields) >= 6 and any(
+                        n in fields[5] for n in ("libLLVM", "libclang"))
+                elif in_compiler and fields[0] == "Rss:":
+                    compiler_kb += int(fields[1])
+        # The compile did happen (its peak is still on record)...
+        self.assertGreater(status["VmHWM"], 60 * 1024, status)
+        # ...and what it left is gone: only copied (RELRO) pages remain.
+        self.assertLess(compiler_kb, 16 * 1024, status)
+        self.assertLess(status["VmRSS"], 80 * 1024, status)
+        h = start_helper(self, [(V4_REPORTED, port)])
+        h.wait_result()
+        self.assertEqual(
+            len(tracer.wait_events(lambda r: r.get("pid") == h.pid)), 1,
+            "no event after the memory was given back" + tracer.describe())
+        F_GETPIPE_SZ = 1032
+        self.assertEqual(fcntl.fcntl(tracer.proc.stdout.fileno(),
+                                     F_GETPIPE_SZ), 1 << 20)
+        sys.stderr.write("[RSS %.1f MB, peak %.1f MB, LLVM/Clang %.1f MB] "
+                         % (status["VmRSS"] / 1024, status["VmHWM"] / 1024,
+                            compiler_kb / 1024))
 
     def test_events_in_buffer_at_sigint_are_written(self):
         """The tracer is stopped, a connect lands in the buffer, SIGINT is
