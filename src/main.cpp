@@ -41,7 +41,7 @@ constexpr int64_t kReorderWindowNs = 5'000'000;
 // The kernel wakes the reader once per this many events on a CPU, not once
 // per event: each wake-up is a self-interrupt in the connecting process,
 // which at full rate cost it a third of its connect throughput.
-constexpr unsigned kWakeupEvents = 128;
+constexpr unsigned kWakeupEvents = 512;
 // So a quiet CPU's last few events are found by polling at least this often
 // (the latency of an event at a low rate, plus kReorderWindowNs).
 constexpr int kIdlePollMs = 25;
