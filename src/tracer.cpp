@@ -34,8 +34,7 @@ void Tracer::handle(const Event &event) {
   formatter_.append_connect_event(&sink_.buffer(), connect, ancestry,
                                   users_.name(connect.uid), timestamp);
   // A backlog drained at once is written as it goes, not held whole.
-  if (sink_.buffer().size() >= kFlushBytes)
-    sink_.flush();  // a failure is sticky: end_batch's flush reports it
+  sink_.flush_if_full();  // a failure is sticky: end_batch's flush says so
 }
 
 void Tracer::on_lost(uint64_t count) { lost_batch_ += count; }

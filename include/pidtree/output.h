@@ -44,6 +44,12 @@ class OutputSink {
   std::string &buffer() { return buffer_; }
   // Writes everything buffered; false once the output is closed or broken.
   bool flush();
+  // Output is written once this much is pending, even mid-batch.
+  static constexpr size_t kFlushBytes = 256 * 1024;
+  // flush() if kFlushBytes or more are pending (for in-place writers).
+  bool flush_if_full() {
+    return buffer_.size() < kFlushBytes ? !failed_ : flush();
+  }
   // True when the reader of a pipe has gone, detected without writing.
   bool reader_gone() const;
   bool failed() const { return failed_; }

@@ -16,9 +16,6 @@ namespace pidtree {
 
 class Tracer {
  public:
-  // Output is written once this much is pending, even mid-batch.
-  static constexpr size_t kFlushBytes = 256 * 1024;
-
   // `processes` (optional) receives the process events, in time order
   // with the connects, before any connect that follows them is resolved.
   Tracer(AncestryResolver &ancestry, UserDb &users, Clock &clock,

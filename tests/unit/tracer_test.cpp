@@ -264,11 +264,11 @@ TEST_F(TracerTest, ABacklogIsWrittenAsItGoesAndCompletely) {
   EXPECT_GT(written_before.back(), 0u);
   std::vector<std::string> lines = file.lines();
   ASSERT_EQ(lines.size(), static_cast<size_t>(n));
-  EXPECT_GT(file.contents().size(), Tracer::kFlushBytes);
+  EXPECT_GT(file.contents().size(), OutputSink::kFlushBytes);
   for (int i = 0; i < n; ++i)
     ASSERT_EQ(json::parse(lines[i])["pid"], 100 + i) << i;
   EXPECT_LE(file.contents().size() - written_before.back(),
-            Tracer::kFlushBytes + 4096);
+            OutputSink::kFlushBytes + 4096);
 }
 
 TEST(OutputSink, GivesBackTheMemoryOfAHugeLine) {
