@@ -95,15 +95,18 @@ Ancestry TableAncestry::resolve(const ConnectEvent &event) {
     return out;
   }
   Ancestry out;
+  const uint64_t users_epoch = users_.epoch();
   while (rec) {
     if (out.tree.size() >= kMaxDepth) {
       out.error = "ancestry of process " + std::to_string(event.pid) +
                   " is deeper than " + std::to_string(kMaxDepth);
       break;
     }
-    if (!rec->node)
+    if (!rec->node || rec->node_users_epoch != users_epoch) {
       rec->node = std::make_shared<const ProcNode>(
           ProcNode{rec->pid, rec->cmdline, users_.name(rec->uid)});
+      rec->node_users_epoch = users_epoch;
+    }
     out.tree.emplace_back(rec->node);
     if (out.error.empty() && !rec->note.empty())
       out.error = rec->note;

@@ -6,10 +6,15 @@
 
 namespace pidtree {
 
+uint64_t PasswdUserDb::epoch() {
+  auto since = std::chrono::steady_clock::now().time_since_epoch();
+  return static_cast<uint64_t>(since / ttl_);
+}
+
 std::string PasswdUserDb::name(uint32_t uid) {
-  auto now = std::chrono::steady_clock::now();
+  uint64_t now = epoch();
   auto it = cache_.find(uid);
-  if (it != cache_.end() && now - it->second.fetched < ttl_)
+  if (it != cache_.end() && it->second.epoch == now)
     return it->second.name;
   std::string name = std::to_string(uid);
   std::vector<char> buf(16384);

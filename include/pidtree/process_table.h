@@ -37,8 +37,9 @@ struct ProcessRecord {
   bool retained = false;        // exited, kept for its descendants
   bool parent_unknown = false;  // its fork was not seen, or its parent's
   // What trees show of it, made on first use and dropped when the command
-  // line or uid changes.
+  // line or uid changes, or remade once the user names' epoch moves on.
   mutable std::shared_ptr<const ProcNode> node;
+  mutable uint64_t node_users_epoch = 0;
 };
 
 // Whether two start times (boot clock, ns) name the same process, given

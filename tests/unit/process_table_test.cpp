@@ -221,5 +221,53 @@ TEST_F(ProcessTableTest, UidChangesShowInTheTree) {
   EXPECT_EQ(resolver.resolve(ev).tree[0].username, "u1000");
 }
 
+// Names that change (a renamed user) and an epoch moved by hand.
+class RenamingUsers : public UserDb {
+ public:
+  std::string name(uint32_t uid) override {
+    ++asked;
+    return prefix + std::to_string(uid);
+  }
+  uint64_t epoch() override { return now; }
+  std::string prefix = "old";
+  uint64_t now = 7;
+  int asked = 0;
+};
+
+TEST(TableAncestryNames, KeptNodesAskForNamesAgainOnceTheEpochMovesOn) {
+  ProcessTable table{1000};
+  table.seed(1, 0, 0, "/sbin/init", 1 * kSec, false);
+  table.link_seeded();
+  table.fork(10 * kSec, 100, 1, 1000, false);
+  EmptyProc proc;
+  RenamingUsers users;
+  TableAncestry resolver{table, proc, users};
+  ConnectEvent ev;
+  ev.pid = 100;
+  EXPECT_EQ(resolver.resolve(ev).tree[0].username, "old1000");
+  EXPECT_EQ(users.asked, 2);
+  users.prefix = "new";
+  // Same epoch: the nodes (and their names) are reused.
+  EXPECT_EQ(resolver.resolve(ev).tree[0].username, "old1000");
+  EXPECT_EQ(users.asked, 2);
+  users.now = 8;
+  Ancestry a = resolver.resolve(ev);
+  EXPECT_EQ(a.tree[0].username, "new1000");
+  EXPECT_EQ(a.tree[1].username, "new0");
+  EXPECT_EQ(users.asked, 4);
+}
+
+TEST(PasswdUserDbEpoch, CountsPeriodsOfTheTtlOnTheSteadyClock) {
+  using std::chrono::seconds;
+  using std::chrono::steady_clock;
+  PasswdUserDb db(seconds(3600));
+  auto before = static_cast<uint64_t>(steady_clock::now().time_since_epoch() /
+                                      seconds(3600));
+  uint64_t e = db.epoch();
+  auto after = static_cast<uint64_t>(steady_clock::now().time_since_epoch() /
+                                     seconds(3600));
+  EXPECT_TRUE(e == before || e == after) << e;
+}
+
 }  // namespace
 }  // namespace pidtree
