@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "pidtree/kallsyms.h"
 #include "pidtree/memory.h"
 
 namespace pidtree {
@@ -74,7 +75,15 @@ ConnectProbe::~ConnectProbe() { detach(); }
 
 std::string ConnectProbe::compile(const std::string &program) {
   StderrCapture capture;
-  auto status = bpf_->init(program);
+  ebpf::StatusTuple status(0);
+  auto init = [&] { status = bpf_->init(program); };
+  // BCC would load all of /proc/kallsyms for two symbols (see kallsyms.h).
+  // If the short file cannot be set up, the compile is only slower.
+  std::string lines;
+  if (read_ksym_lines("/proc/kallsyms", kBccKsyms, &lines))
+    run_with_kallsyms(lines, init);
+  else
+    init();
   capture.finish(!status.ok());
   if (!status.ok())
     return with_hint("cannot compile and load the BPF program", status.msg());

@@ -19,6 +19,7 @@ import json
 import os
 import pwd
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -705,6 +706,62 @@ class TestLifecycle(unittest.TestCase, EventAsserts):
         sys.stderr.write("[RSS %.1f MB, peak %.1f MB, LLVM/Clang %.1f MB] "
                          % (status["VmRSS"] / 1024, status["VmHWM"] / 1024,
                             compiler_kb / 1024))
+
+    def test_compile_sees_a_short_kallsyms_that_nothing_else_sees(self):
+        """BCC's compile reads a /proc/kallsyms of two lines (kallsyms.h):
+        while the tracer starts, one of its threads has a mount over
+        /proc/kallsyms, and the host never does; once ready, that thread
+        and its namespace are gone; and BCC took the same decision it takes
+        from the real file (bpf_probe_read_kernel, not the compat helper
+        it falls back to when the symbol is missing)."""
+        self.require_bpftool()
+        host_ns = os.readlink("/proc/self/ns/mnt")
+
+        def kallsyms_mounted(mountinfo_path):
+            try:
+                with open(mountinfo_path) as f:
+                    return any(line.split()[4] == "/proc/kallsyms"
+                               for line in f)
+            except OSError:  # the task is gone
+                return False
+
+        tracer = Tracer(BINARY, [])
+        self.addCleanup(tracer.kill)
+        seen_in_thread = 0
+        seen_on_host = 0
+        while not tracer.ready.is_set() and tracer.proc.poll() is None:
+            try:
+                tids = os.listdir("/proc/%d/task" % tracer.pid)
+            except OSError:
+                tids = []
+            for tid in tids:
+                if tid != str(tracer.pid) and kallsyms_mounted(
+                        "/proc/%d/task/%s/mountinfo" % (tracer.pid, tid)):
+                    seen_in_thread += 1
+            if kallsyms_mounted("/proc/self/mountinfo"):
+                seen_on_host += 1
+            time.sleep(0.005)
+        tracer.wait_ready()
+        self.assertGreater(seen_in_thread, 0,
+                           "no tracer thread had /proc/kallsyms bound during "
+                           "the compile")
+        self.assertEqual(seen_on_host, 0)
+        for tid in os.listdir("/proc/%d/task" % tracer.pid):
+            self.assertEqual(
+                os.readlink("/proc/%d/task/%s/ns/mnt" % (tracer.pid, tid)),
+                host_ns)
+        self.assertFalse(kallsyms_mounted("/proc/%d/mountinfo" % tracer.pid))
+        with open("/proc/kallsyms") as f:
+            self.assertGreater(sum(1 for _ in f), 1000)
+        helpers = set()
+        progs, _ = harness.fd_bpf_ids(tracer.pid)
+        for prog in progs:
+            text = harness.run([harness.find_bpftool(), "prog", "dump",
+                                "xlated", "id", str(prog)]).stdout.decode()
+            helpers.update(re.findall(r"call (bpf_probe_read\w*)", text))
+        self.assertIn("bpf_probe_read_kernel", helpers)
+        self.assertNotIn("bpf_probe_read_compat", helpers)
+        self.assertNotIn("bpf_probe_read_compat_str", helpers)
 
     def test_events_in_buffer_at_sigint_are_written(self):
         """The tracer is stopped, a connect lands in the buffer, SIGINT is
