@@ -106,11 +106,12 @@ struct pidtree_net_rule {
   __u32 port_mode; /* PIDTREE_PORTS_* */
 };
 
-/* Key of the per-rule port set consulted for EXCEPT/ONLY rules. Rule ids
- * are unique across both rule sets. */
-struct pidtree_rule_port_key {
-  __u32 rule_id;
-  __u32 port;
+/* The ports an EXCEPT/ONLY rule lists: port p is bit (p & 7) of byte
+ * p >> 3. Keyed by the rule's id (__u32; ids are unique across both rule
+ * sets), one entry per rule that lists ports. */
+#define PIDTREE_PORT_BITMAP_BYTES 8192
+struct pidtree_port_bitmap {
+  __u8 bits[PIDTREE_PORT_BITMAP_BYTES];
 };
 
 #endif /* PIDTREE_EVENT_H */

@@ -15,8 +15,10 @@ BPF_LPM_TRIE(filter_v4, struct pidtree_lpm_v4_key, struct pidtree_net_rule,
              PIDTREE_MAX_NET_RULES);
 BPF_LPM_TRIE(filter_v6, struct pidtree_lpm_v6_key, struct pidtree_net_rule,
              PIDTREE_MAX_NET_RULES);
-BPF_F_TABLE("hash", struct pidtree_rule_port_key, u8, filter_rule_ports,
-            PIDTREE_MAX_RULE_PORTS, BPF_F_NO_PREALLOC);
+/* Room for every rule of both sets, IPv4 and IPv6; entries (8 KiB each)
+ * are allocated only for the rules that list ports. */
+BPF_F_TABLE("hash", u32, struct pidtree_port_bitmap, filter_rule_ports,
+            2 * PIDTREE_MAX_NET_RULES, BPF_F_NO_PREALLOC);
 
 static __always_inline u32 pidtree_active_set(void) {
   int zero = 0;
@@ -36,8 +38,12 @@ static __always_inline int pidtree_rule_filters(struct pidtree_net_rule *rule,
     return 0;
   if (rule->port_mode == PIDTREE_PORTS_ALL)
     return 1;
-  struct pidtree_rule_port_key key = {.rule_id = rule->rule_id, .port = port};
-  int listed = filter_rule_ports.lookup(&key) != 0;
+  u32 id = rule->rule_id;
+  struct pidtree_port_bitmap *ports = filter_rule_ports.lookup(&id);
+  int listed =
+      ports &&
+      ((ports->bits[(port >> 3) & (PIDTREE_PORT_BITMAP_BYTES - 1)] >>
+        (port & 7)) & 1);
   return rule->port_mode == PIDTREE_PORTS_EXCEPT ? !listed : listed;
 }
 

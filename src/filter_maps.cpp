@@ -18,11 +18,10 @@ std::string FilterMaps::write_set(const FilterMapEntries &entries) {
     maps_.erase("filter_v6", &old.v6.back());
   for (; !old.rule_ports.empty(); old.rule_ports.pop_back())
     maps_.erase("filter_rule_ports", &old.rule_ports.back());
-  uint8_t one = 1;
-  for (const auto &key : entries.rule_ports) {
-    if (!maps_.update("filter_rule_ports", &key, &one))
+  for (const auto &e : entries.rule_ports) {
+    if (!maps_.update("filter_rule_ports", &e.first, &e.second))
       return fail("filter_rule_ports");
-    old.rule_ports.push_back(key);
+    old.rule_ports.push_back(e.first);
   }
   for (const auto &e : entries.v4) {
     if (!maps_.update("filter_v4", &e.first, &e.second))
@@ -56,10 +55,6 @@ std::string FilterMaps::apply(const FilterConfig &config) {
     return "too many network rules (" + std::to_string(entries.v4.size()) +
            " IPv4, " + std::to_string(entries.v6.size()) + " IPv6; at most " +
            std::to_string(kMaxRulesPerSet) + " of each)";
-  if (entries.rule_ports.size() > kMaxRulePorts / 2)
-    return "the filters' except_ports/include_ports list " +
-           std::to_string(entries.rule_ports.size()) +
-           " ports in all (at most " + std::to_string(kMaxRulePorts / 2) + ")";
   std::string err = write_set(entries);
   if (!err.empty())
     return err;

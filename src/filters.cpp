@@ -80,10 +80,13 @@ FilterMapEntries to_map_entries(const FilterConfig &config, uint8_t set) {
     value.port_mode = rule.mode == RulePorts::kAll      ? PIDTREE_PORTS_ALL
                       : rule.mode == RulePorts::kExcept ? PIDTREE_PORTS_EXCEPT
                                                         : PIDTREE_PORTS_ONLY;
-    if (rule.mode != RulePorts::kAll)
+    if (rule.mode != RulePorts::kAll && !rule.ports.empty()) {
+      pidtree_port_bitmap bitmap{};
       for (const auto &r : rule.ports)
         for (uint32_t p = r.first; p <= r.last; ++p)
-          out.rule_ports.push_back(pidtree_rule_port_key{value.rule_id, p});
+          bitmap.bits[p >> 3] |= static_cast<uint8_t>(1u << (p & 7));
+      out.rule_ports.emplace_back(value.rule_id, bitmap);
+    }
     const Cidr &net = rule.network;
     if (net.network.family == Family::kIpv4) {
       pidtree_lpm_v4_key key{};

@@ -25,9 +25,7 @@ std::string build_program(const ProgramShape &shape) {
   out += "#define PIDTREE_MAX_NET_RULES " +
          std::to_string(shape.max_net_rules) + "\n";
   out += "#define PIDTREE_HAVE_GROUP_DEAD " +
-         std::to_string(shape.have_group_dead ? 1 : 0) + "\n";
-  out += "#define PIDTREE_MAX_RULE_PORTS " +
-         std::to_string(shape.max_rule_ports) + "\n\n";
+         std::to_string(shape.have_group_dead ? 1 : 0) + "\n\n";
   out += "/* ---- bpf/event.h ---- */\n";
   out += embedded::kEventH;
   out += "\n/* ---- bpf/filters.bpf.h ---- */\n";

@@ -40,7 +40,7 @@ class FilterMaps {
   struct SetContents {
     std::vector<pidtree_lpm_v4_key> v4;
     std::vector<pidtree_lpm_v6_key> v6;
-    std::vector<pidtree_rule_port_key> rule_ports;
+    std::vector<uint32_t> rule_ports;  // rule ids
     std::bitset<65536> dropped_ports;
   };
   MapAccess &maps_;

@@ -58,7 +58,8 @@ struct FilterMapEntries {
   uint8_t set = 0;
   std::vector<std::pair<pidtree_lpm_v4_key, pidtree_net_rule>> v4;
   std::vector<std::pair<pidtree_lpm_v6_key, pidtree_net_rule>> v6;
-  std::vector<pidtree_rule_port_key> rule_ports;
+  // (rule id, the ports it lists), for each rule that lists any.
+  std::vector<std::pair<uint32_t, pidtree_port_bitmap>> rule_ports;
   std::bitset<65536> dropped_ports;
 };
 

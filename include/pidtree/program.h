@@ -13,13 +13,10 @@ namespace pidtree {
 // Network rules per rule set that a reload may grow to without a restart
 // (the LPM tries allocate on use, so room costs nothing until used).
 inline constexpr unsigned kMaxRulesPerSet = 8192;
-// Entries of the per-rule port sets (except_ports/include_ports), both sets.
-inline constexpr unsigned kMaxRulePorts = 1u << 20;
 
 struct ProgramShape {
   Backend backend = Backend::kTracepoint;        // kKprobe or kTracepoint
   unsigned max_net_rules = 2 * kMaxRulesPerSet;  // both sets
-  unsigned max_rule_ports = kMaxRulePorts;
   // Compile in the fork/exec/exit probes that feed the process table.
   bool process_events = false;
   // sched_process_exit has group_dead (Linux 6.16+): exits of the last

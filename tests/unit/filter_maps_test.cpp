@@ -56,7 +56,7 @@ class FakeMaps : public MapAccess {
     else if (map == "filter_v6")
       n = key ? sizeof(pidtree_lpm_v6_key) : sizeof(pidtree_net_rule);
     else if (map == "filter_rule_ports")
-      n = key ? sizeof(pidtree_rule_port_key) : 1;
+      n = key ? sizeof(uint32_t) : sizeof(pidtree_port_bitmap);
     else if (map == "port_filtered")
       n = key ? 4 : 1;
     else

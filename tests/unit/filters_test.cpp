@@ -289,8 +289,9 @@ bool kernel_model(const FilterMapEntries &maps, const IpAddress &addr,
   if (rule->port_mode == PIDTREE_PORTS_ALL)
     return true;
   bool listed = false;
-  for (const auto &k : maps.rule_ports)
-    listed = listed || (k.rule_id == rule->rule_id && k.port == port);
+  for (const auto &e : maps.rule_ports)
+    listed = listed || (e.first == rule->rule_id &&
+                        (e.second.bits[port >> 3] >> (port & 7)) & 1);
   return rule->port_mode == PIDTREE_PORTS_EXCEPT ? !listed : listed;
 }
 
@@ -562,12 +563,50 @@ TEST(ToMapEntries, RulePortsAndSets) {
               static_cast<uint32_t>(PIDTREE_PORTS_EXCEPT));
     EXPECT_EQ(e.v4[2].second.port_mode,
               static_cast<uint32_t>(PIDTREE_PORTS_ONLY));
-    ASSERT_EQ(e.rule_ports.size(), 4u);  // 443, 8000, 8001, 22
-    EXPECT_EQ(e.rule_ports[0].rule_id, e.v4[1].second.rule_id);
-    EXPECT_EQ(e.rule_ports[0].port, 443u);
-    EXPECT_EQ(e.rule_ports[3].rule_id, e.v4[2].second.rule_id);
-    EXPECT_EQ(e.rule_ports[3].port, 22u);
+    // One bitmap per rule that lists ports: {443, 8000-8001} and {22}.
+    ASSERT_EQ(e.rule_ports.size(), 2u);
+    EXPECT_EQ(e.rule_ports[0].first, e.v4[1].second.rule_id);
+    EXPECT_EQ(e.rule_ports[1].first, e.v4[2].second.rule_id);
+    auto listed = [](const pidtree_port_bitmap &b) {
+      std::vector<uint32_t> ports;
+      for (uint32_t p = 0; p < 65536; ++p)
+        if ((b.bits[p >> 3] >> (p & 7)) & 1)
+          ports.push_back(p);
+      return ports;
+    };
+    EXPECT_EQ(listed(e.rule_ports[0].second),
+              (std::vector<uint32_t>{443, 8000, 8001}));
+    EXPECT_EQ(listed(e.rule_ports[1].second), (std::vector<uint32_t>{22}));
   }
+}
+
+}  // namespace
+}  // namespace pidtree
+
+namespace pidtree {
+namespace {
+
+TEST(ToMapEntries, PortBitmapEdges) {
+  FilterConfig c;
+  c.rules.push_back(NetRule{parse_cidr("2001:db8::/32"), RulePorts::kOnly,
+                            parse_port_spec("1-9,65535")});
+  // A rule without ports needs no bitmap: nothing is listed.
+  c.rules.push_back(
+      NetRule{parse_cidr("192.0.2.0/24"), RulePorts::kExcept, {}});
+  FilterMapEntries e = to_map_entries(c);
+  ASSERT_EQ(e.rule_ports.size(), 1u);
+  EXPECT_EQ(e.rule_ports[0].first, e.v6[0].second.rule_id);
+  const auto &bits = e.rule_ports[0].second.bits;
+  EXPECT_EQ(bits[0], 0xfe);     // 1-7
+  EXPECT_EQ(bits[1], 0x03);     // 8-9
+  EXPECT_EQ(bits[8191], 0x80);  // 65535
+  size_t set_bytes = 0;
+  for (uint8_t b : bits)
+    set_bytes += b != 0;
+  EXPECT_EQ(set_bytes, 3u);
+  EXPECT_TRUE(is_filtered(c, parse_ip("2001:db8::1"), 65535));
+  EXPECT_FALSE(is_filtered(c, parse_ip("2001:db8::1"), 10));
+  EXPECT_TRUE(is_filtered(c, parse_ip("192.0.2.1"), 10));
 }
 
 }  // namespace

@@ -139,10 +139,8 @@ TEST(BuildProgram, DefinesFollowTheShape) {
   ProgramShape s;
   s.backend = Backend::kTracepoint;
   s.max_net_rules = 2048;
-  s.max_rule_ports = 77;
   std::string p = build_program(s);
   EXPECT_EQ(define_value(p, "PIDTREE_MAX_NET_RULES"), "2048");
-  EXPECT_EQ(define_value(p, "PIDTREE_MAX_RULE_PORTS"), "77");
   EXPECT_EQ(p.find("PIDTREE_NET_FILTER"), std::string::npos);
 }
 
