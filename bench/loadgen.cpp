@@ -15,6 +15,11 @@
 //   loadgen spawn --count N [--workers W] -- PROGRAM [ARGS...]
 //     W workers (default 2) fork + exec + wait PROGRAM, N times in all.
 //
+//   loadgen syscall [--workers N] --duration S
+//     N workers (default 2; 0 = this process) each loop getppid(): the
+//     cost of a syscall's entry and exit, which syscall tracepoints raise
+//     for every task on the host once any of them is attached.
+//
 // Prints one line of key=value pairs on stdout: what was done and the rate,
 // timed from the moment all workers are released to the last one's end, and
 // the CPU seconds (user + system) the workers used.
@@ -26,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,7 +57,8 @@ void on_signal(int) { g_stop = 1; }
                "usage: loadgen connect --addr A --port P [--workers N] "
                "[--duration S | --count C] [--pin] [--interval-us U]\n"
                "       loadgen spawn --count N [--workers W] -- PROGRAM "
-               "[ARGS...]\n",
+               "[ARGS...]\n"
+               "       loadgen syscall [--workers N] --duration S\n",
                why);
   std::exit(2);
 }
@@ -143,11 +150,20 @@ bool spawn_once(const Config &cfg, int *err) {
   return false;
 }
 
+// A syscall that does nothing: what the kernel's syscall entry and exit cost
+// (with syscall tracepoints attached anywhere, every task takes the slow
+// path through them).
+bool syscall_once() {
+  syscall(SYS_getppid);
+  return true;
+}
+
 // The work of one worker: until the deadline, or until it has done its
 // share of --count.
 void work(const Config &cfg, const Target &target, double deadline,
           uint64_t share, Slot *slot) {
   const bool connect_mode = cfg.mode == "connect";
+  const bool syscall_mode = cfg.mode == "syscall";
   uint64_t done = 0, errors = 0;
   int last_errno = 0;
   timespec pause{cfg.interval_us / 1000000, (cfg.interval_us % 1000000) * 1000};
@@ -158,7 +174,9 @@ void work(const Config &cfg, const Target &target, double deadline,
     if (deadline > 0 && (i & 63) == 0 && now_s() >= deadline)
       break;
     int err = 0;
-    bool ok = connect_mode ? connect_once(target, &err) : spawn_once(cfg, &err);
+    bool ok = connect_mode   ? connect_once(target, &err)
+              : syscall_mode ? syscall_once()
+                             : spawn_once(cfg, &err);
     if (ok) {
       ++done;
     } else {
@@ -181,8 +199,8 @@ Config parse(int argc, char **argv) {
     usage("no mode given");
   Config cfg;
   cfg.mode = argv[1];
-  if (cfg.mode != "connect" && cfg.mode != "spawn")
-    usage("mode must be connect or spawn");
+  if (cfg.mode != "connect" && cfg.mode != "spawn" && cfg.mode != "syscall")
+    usage("mode must be connect, spawn or syscall");
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -215,7 +233,7 @@ Config parse(int argc, char **argv) {
   if (cfg.mode == "connect") {
     if (cfg.addr.empty() || cfg.port < 0 || cfg.port > 65535)
       usage("connect needs --addr and --port");
-  } else {
+  } else if (cfg.mode == "spawn") {
     if (cfg.program.empty())
       usage("spawn needs -- PROGRAM");
     if (cfg.workers == 0)

@@ -24,6 +24,11 @@ What it does, with its own network namespace (deleted on any exit):
               reports a perf-buffer loss only when the next event lands on
               that CPU), waits until the tracer is drained, reads its CPU
               time and memory, stops it with SIGINT and counts the lines.
+  syscalls    getppid() in a loop by one process (`loadgen syscall`), with
+              the tracer off, on with its process table (which attaches
+              syscall tracepoints, putting every syscall on the host on the
+              kernel's slow path) and on with --ancestry proc (none):
+              ns per syscall, alternating, per round.
   startup     Several starts with a slow connect trickle running: time from
               exec to the ready line, and to the first trickle event
               written.
@@ -716,6 +721,44 @@ def startup(args, ns, starts):
         kill_group(trickle)
 
 
+SYSCALL_MODES = (("off", None), ("table", "--ancestry table"),
+                 ("proc", "--ancestry proc"))
+
+
+def syscalls(args, ns, rounds):
+    """ns per getppid() (a syscall that does nothing) by one process, with
+    the tracer off, on with its process table (which attaches syscall
+    tracepoints: execve argv, set*uid), and on with --ancestry proc (no
+    syscall tracepoints); the order alternates by round."""
+    for r in range(args.rounds):
+        row = {}
+        order = SYSCALL_MODES if r % 2 == 0 else SYSCALL_MODES[::-1]
+        for name, extra in order:
+            wait_quiet(args)
+            log("syscalls %d/%d: tracer %s" % (r + 1, args.rounds, name))
+            tracer = None
+            if extra is not None:
+                saved = args.tracer_args
+                args.tracer_args = saved + " " + extra
+                try:
+                    tracer = Tracer(args, os.path.join(args.workdir,
+                                                       "syscalls.jsonl"))
+                finally:
+                    args.tracer_args = saved
+                tracer.wait_ready()
+                time.sleep(args.settle)
+            try:
+                res = run_load(args, ns, None,
+                               [args.loadgen, "syscall", "--workers", "0",
+                                "--duration", str(args.syscall_seconds)],
+                               timeout=args.syscall_seconds + 60)
+            finally:
+                if tracer:
+                    tracer.stop()
+            row[name] = 1e9 / res["rate"]
+        rounds.append(row)
+
+
 def memory(args, ns, chain):
     wait_quiet(args)
     out_path = os.path.join(args.workdir, "memory.jsonl")
@@ -951,6 +994,19 @@ def report(args, results):
              fmt_n(med([r["filtered_on"]["delivered"] for r in rounds])),
              verdict(all(r["filtered_on"]["delivered"] == 0
                          for r in rounds))))
+    sys_rounds = results.get("syscalls") or []
+    if sys_rounds:
+        off = med([r["off"] for r in sys_rounds])
+        for name, what in (("table", "process table (syscall tracepoints)"),
+                           ("proc", "`--ancestry proc` (none)")):
+            add("| getppid(): ns per call, tracer off / on with %s (%d "
+                "rounds) | %.0f | %.0f | %.1f%% on/off (rounds %s) | | |" %
+                (what, len(sys_rounds), off,
+                 med([r[name] for r in sys_rounds]),
+                 100 * med([r[name] / r["off"] for r in sys_rounds]),
+                 "–".join("%.1f%%" % (100 * f(r[name] / r["off"]
+                                               for r in sys_rounds))
+                          for f in (min, max))))
     starts = results.get("startup") or []
     if starts:
         ready = med([s["ready_s"] for s in starts])
@@ -1119,8 +1175,11 @@ def main():
                    help="seconds of idle CPU measurement before each storm")
     p.add_argument("--tracer-args", default="",
                    help="extra tracer arguments, e.g. '--perf-pages 1024'")
-    p.add_argument("--phases", default="throughput,startup,memory",
-                   help="comma-separated subset of throughput,startup,memory")
+    p.add_argument("--phases", default="throughput,syscalls,startup,memory",
+                   help="comma-separated subset of throughput,syscalls,"
+                        "startup,memory")
+    p.add_argument("--syscall-seconds", type=float, default=2.0,
+                   help="seconds of getppid() per tracer mode and round")
     p.add_argument("--profile", action="store_true",
                    help="also profile the tracer under a reported storm")
     p.add_argument("--profile-duration", type=float, default=5.0)
@@ -1149,6 +1208,7 @@ def main():
     if args.quick:
         args.rounds, args.duration, args.starts, args.churn = 1, 2.0, 2, 1000
         args.settle, args.idle, args.profile_duration = 0.5, 1.0, 2.0
+        args.syscall_seconds = 1.0
     args.binary = os.path.abspath(args.binary)
     if args.loadgen is None:
         args.loadgen = os.path.join(os.path.dirname(args.binary), "bench",
@@ -1193,6 +1253,9 @@ def main():
         if "throughput" in phases:
             results["throughput"] = []
             throughput(args, ns, chain, results["throughput"])
+        if "syscalls" in phases:
+            results["syscalls"] = []
+            syscalls(args, ns, results["syscalls"])
         if "startup" in phases:
             results["startup"] = []
             startup(args, ns, results["startup"])
