@@ -50,17 +50,18 @@ struct pidtree_proc_event {
   __u32 kind; /* PIDTREE_EVENT_PROC_FORK, _EXIT or _UID */
   __u32 pid;  /* the process (thread group id) */
   __u32 ppid; /* FORK: the thread group that forked it */
-  __u32 uid;  /* FORK, UID: real uid */
+  __u32 uid;  /* FORK (the forking process's), UID: real uid */
   __u32 flags;
   __u32 reserved;
 };
 
 /* argv is captured in the kernel at exec time, NUL separated and bounded:
- * at most PIDTREE_MAX_ARGS arguments and PIDTREE_ARGS_SIZE bytes. */
+ * PIDTREE_ARGS_SIZE bytes (and, when read at execve() entry, at most
+ * PIDTREE_MAX_ARGS arguments). */
 #define PIDTREE_ARGS_SIZE 8192 /* a power of two */
 #define PIDTREE_MAX_ARGS 256
 #define PIDTREE_EXEC_ARGS_CUT 1 /* argv was longer than what was kept */
-#define PIDTREE_EXEC_NO_ARGV 2  /* no execve seen: args holds the filename */
+#define PIDTREE_EXEC_NO_ARGV 2  /* no argv read: args holds the filename */
 
 struct pidtree_exec_event {
   __u64 ts_boot_ns;

@@ -13,7 +13,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   build-essential cmake pkg-config \
-  libbpfcc-dev nlohmann-json3-dev libcli11-dev libgtest-dev libyaml-cpp-dev \
+  libbpfcc-dev libbpf-dev nlohmann-json3-dev libcli11-dev libgtest-dev \
+  libyaml-cpp-dev \
   python3 iproute2 util-linux procps jq
 # bpftool lets the runtime tests check that nothing is left attached.
 apt-get install -y -q --no-install-recommends bpftool ||

@@ -65,6 +65,9 @@ void TableAncestry::seed() {
 void TableAncestry::apply(const ProcEvent &event) {
   switch (event.kind) {
     case ProcEvent::Kind::kFork:
+      // The uid is the forking process's at that moment: news of it too
+      // (a set*uid() since is only seen this way without syscall events).
+      table_.set_uid(event.ppid, event.uid);
       table_.fork(event.ts_boot_ns, event.pid, event.ppid, event.uid,
                   event.clone_parent);
       break;
@@ -85,6 +88,8 @@ void TableAncestry::apply(const ProcEvent &event) {
 }
 
 Ancestry TableAncestry::resolve(const ConnectEvent &event) {
+  // The connecting task's uid, as of its connect.
+  table_.set_uid(event.pid, event.uid);
   const ProcessRecord *rec = table_.find_live(event.pid);
   if (!rec) {
     Ancestry out = fallback_.resolve(event);

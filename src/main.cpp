@@ -11,8 +11,10 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "pidtree/ancestry.h"
+#include "pidtree/btf.h"
 #include "pidtree/clock.h"
 #include "pidtree/config.h"
 #include "pidtree/config_reload.h"
@@ -69,13 +71,40 @@ unsigned online_cpus() {
   return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
-pidtree::ProgramShape program_shape(pidtree::Backend backend,
-                                    const pidtree::Options &opt,
-                                    const pidtree::KernelFeatures &kernel) {
+pidtree::ProgramShape program_shape(
+    pidtree::Backend backend, const pidtree::Options &opt,
+    const pidtree::KernelFeatures &kernel,
+    const std::optional<pidtree::ArgvOffsets> &argv_offsets) {
   pidtree::ProgramShape shape = pidtree::shape_for(backend, opt.filters);
   shape.process_events = opt.ancestry == pidtree::AncestrySource::kTable;
   shape.have_group_dead = kernel.exit_has_group_dead();
+  if (shape.process_events)
+    shape.argv_offsets = argv_offsets;
   return shape;
+}
+
+// Where the process table reads argv (see ExecArgv): the offsets for
+// reading it from memory, or none for the syscall tracepoints. "" or a
+// one-line error (memory asked for, and no usable BTF).
+std::string resolve_exec_argv(const pidtree::Options &opt,
+                              std::optional<pidtree::ArgvOffsets> *out) {
+  using pidtree::ExecArgv;
+  out->reset();
+  if (opt.ancestry != pidtree::AncestrySource::kTable ||
+      opt.exec_argv == ExecArgv::kSyscall)
+    return "";
+  std::string why;
+  *out = pidtree::argv_offsets(pidtree::kKernelBtf, &why);
+  if (*out)
+    return "";
+  if (opt.exec_argv == ExecArgv::kMemory)
+    return "--exec-argv memory needs the kernel's BTF: " + why +
+           " (try --exec-argv syscall)";
+  std::fprintf(stderr,
+               "pidtree-bcc: note: %s; command lines are read at execve() "
+               "through syscall tracepoints, which slow every syscall\n",
+               why.c_str());
+  return "";
 }
 
 int fail(const std::string &message, int code = 1) {
@@ -122,6 +151,11 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "pidtree-bcc: note: %s\n", note.c_str());
   }
 
+  std::optional<ArgvOffsets> argv_offsets;
+  std::string err = resolve_exec_argv(opt, &argv_offsets);
+  if (!err.empty())
+    return fail(err);
+
   if (opt.print_and_quit) {
     Backend backend = opt.backend;
     if (backend == Backend::kAuto) {
@@ -131,12 +165,12 @@ int main(int argc, char **argv) {
         backend = Backend::kTracepoint;  // nothing to attach when printing
       }
     }
-    std::cout << build_program(program_shape(backend, opt, kernel));
+    std::cout << build_program(
+        program_shape(backend, opt, kernel, argv_offsets));
     return 0;
   }
 
-  std::string err = check_privileges();
-  if (!err.empty())
+  if (!(err = check_privileges()).empty())
     return fail(err);
   if (!(err = ensure_tracefs(kernel)).empty())
     return fail(err);
@@ -173,8 +207,8 @@ int main(int argc, char **argv) {
                 users, clock, sink, use_table ? &table_ancestry : nullptr);
 
   ConnectProbe probe;
-  if (!(err = probe.compile(build_program(program_shape(backend, opt, kernel))))
-           .empty())
+  const ProgramShape shape = program_shape(backend, opt, kernel, argv_offsets);
+  if (!(err = probe.compile(build_program(shape))).empty())
     return fail(err);
   FilterMaps filter_maps(probe);
   if (!(err = filter_maps.apply(opt.filters)).empty())
@@ -191,7 +225,8 @@ int main(int argc, char **argv) {
             [&tracer](uint64_t n) { tracer.on_lost(n); }))
            .empty())
     return fail(err);
-  if (!(err = probe.attach(backend, use_table)).empty())
+  if (!(err = probe.attach(backend, use_table, use_table && !argv_offsets))
+           .empty())
     return fail(err);
   probe.release_compiler_memory();
   // After attaching: a process either is in the scan or its fork event

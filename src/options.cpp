@@ -92,6 +92,14 @@ ParseResult parse_options(int argc, const char *const *argv) {
                  "events, race-free) or proc (read from /proc when the event "
                  "is handled; racy, for comparison)")
       ->type_name("table|proc");
+  std::string exec_argv = "auto";
+  app.add_option("--exec-argv", exec_argv,
+                 "Where the process table reads a new program's argv: "
+                 "memory (the process's, at exec; offsets from the kernel's "
+                 "BTF), syscall (execve()'s arguments; syscall tracepoints "
+                 "slow every syscall on the host), or auto (memory where "
+                 "the kernel has BTF)")
+      ->type_name("auto|memory|syscall");
   app.add_option("--max-exited", opt.max_exited,
                  "Exited processes kept for the trees of their live "
                  "descendants; beyond this the oldest are evicted")
@@ -104,8 +112,17 @@ ParseResult parse_options(int argc, const char *const *argv) {
     else if (ancestry == "proc")
       opt.ancestry = AncestrySource::kProc;
     else
-      throw InputError("invalid --ancestry '" + ancestry +
+      throw InputError("invalid --ancestry '" + printable(ancestry) +
                        "': expected table or proc");
+    if (exec_argv == "auto")
+      opt.exec_argv = ExecArgv::kAuto;
+    else if (exec_argv == "memory")
+      opt.exec_argv = ExecArgv::kMemory;
+    else if (exec_argv == "syscall")
+      opt.exec_argv = ExecArgv::kSyscall;
+    else
+      throw InputError("invalid --exec-argv '" + printable(exec_argv) +
+                       "': expected auto, memory or syscall");
     if (opt.max_exited == 0 || opt.max_exited > 100000000)
       throw InputError("invalid --max-exited " +
                        std::to_string(opt.max_exited) +

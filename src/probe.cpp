@@ -101,9 +101,10 @@ bool ConnectProbe::erase(const char *map, const void *key) {
   return fd >= 0 && bpf_delete_elem(fd, const_cast<void *>(key)) == 0;
 }
 
-std::string ConnectProbe::attach(Backend backend, bool process_events) {
+std::string ConnectProbe::attach(Backend backend, bool process_events,
+                                 bool syscall_events) {
   StderrCapture capture;
-  std::string err = attach_probes(backend, process_events);
+  std::string err = attach_probes(backend, process_events, syscall_events);
   capture.finish(!err.empty());
   return err;
 }
@@ -119,17 +120,19 @@ std::string ConnectProbe::attach_tracepoint(const std::string &category,
   return "";
 }
 
-std::string ConnectProbe::attach_probes(Backend backend, bool process_events) {
+std::string ConnectProbe::attach_probes(Backend backend, bool process_events,
+                                        bool syscall_events) {
   std::string err;
   // Process events first: the table must not miss a fork that precedes a
   // connect the connect probe reports.
-  if (process_events) {
+  if (process_events && syscall_events)
     for (const char *name :
          {"sys_enter_execve", "sys_enter_execveat", "sys_exit_execve",
           "sys_exit_execveat", "sys_exit_setuid", "sys_exit_setreuid",
           "sys_exit_setresuid"})
       if (!(err = attach_tracepoint("syscalls", name)).empty())
         return err;
+  if (process_events) {
     if (!(err = attach_tracepoint("task", "task_newtask")).empty() ||
         !(err = attach_tracepoint("sched", "sched_process_exec")).empty() ||
         !(err = attach_tracepoint("sched", "sched_process_exit")).empty())

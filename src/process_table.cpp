@@ -118,7 +118,7 @@ void ProcessTable::exit(uint32_t pid) {
 
 void ProcessTable::set_uid(uint32_t pid, uint32_t uid) {
   auto it = live_.find(pid);
-  if (it != live_.end()) {
+  if (it != live_.end() && records_[it->second].uid != uid) {
     records_[it->second].uid = uid;
     records_[it->second].node.reset();
   }

@@ -25,7 +25,18 @@ std::string build_program(const ProgramShape &shape) {
   out += "#define PIDTREE_MAX_NET_RULES " +
          std::to_string(shape.max_net_rules) + "\n";
   out += "#define PIDTREE_HAVE_GROUP_DEAD " +
-         std::to_string(shape.have_group_dead ? 1 : 0) + "\n\n";
+         std::to_string(shape.have_group_dead ? 1 : 0) + "\n";
+  out += "#define PIDTREE_ARGV_FROM_MEMORY " +
+         std::to_string(shape.argv_offsets ? 1 : 0) + "\n";
+  if (shape.argv_offsets) {
+    out += "#define PIDTREE_TASK_MM " +
+           std::to_string(shape.argv_offsets->task_mm) + "\n";
+    out += "#define PIDTREE_MM_ARG_START " +
+           std::to_string(shape.argv_offsets->mm_arg_start) + "\n";
+    out += "#define PIDTREE_MM_ARG_END " +
+           std::to_string(shape.argv_offsets->mm_arg_end) + "\n";
+  }
+  out += "\n";
   out += "/* ---- bpf/event.h ---- */\n";
   out += embedded::kEventH;
   out += "\n/* ---- bpf/filters.bpf.h ---- */\n";

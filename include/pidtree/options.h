@@ -16,6 +16,12 @@ const char *backend_name(Backend backend);
 // walk of /proc when the event is handled (racy; kept for comparison).
 enum class AncestrySource { kTable, kProc };
 
+// Where the process table reads each exec's argv: the new program's memory
+// (offsets from the kernel's BTF), or execve()'s arguments (syscall
+// tracepoints: every syscall on the host takes the slow path); auto is
+// memory where the kernel has BTF.
+enum class ExecArgv { kAuto, kMemory, kSyscall };
+
 struct Options {
   Backend backend = Backend::kAuto;
   // The command line's part of the filters, and what is in force without a
@@ -28,6 +34,7 @@ struct Options {
   bool print_and_quit = false;
   unsigned perf_pages = 0;  // per CPU, a power of two; 0: default_perf_pages
   AncestrySource ancestry = AncestrySource::kTable;
+  ExecArgv exec_argv = ExecArgv::kAuto;
   size_t max_exited = 65536;  // exited processes kept for descendants
 };
 

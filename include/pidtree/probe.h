@@ -34,8 +34,9 @@ class ConnectProbe : public MapAccess {
   bool update(const char *map, const void *key, const void *value) override;
   bool erase(const char *map, const void *key) override;
   // Attaches the connect probes of `backend`, and with `process_events`
-  // the probes that feed the process table.
-  std::string attach(Backend backend, bool process_events);
+  // the probes that feed the process table; with `syscall_events` also
+  // the execve() and set*uid() ones (see bpf/process_events.bpf.c).
+  std::string attach(Backend backend, bool process_events, bool syscall_events);
   // The kernel wakes the reader once per `wakeup_events` events on a CPU
   // (each wake-up costs the connecting process a self-interrupt), so the
   // reader must also drain() on a timer to see the rest.
@@ -51,7 +52,8 @@ class ConnectProbe : public MapAccess {
   void detach();
 
  private:
-  std::string attach_probes(Backend backend, bool process_events);
+  std::string attach_probes(Backend backend, bool process_events,
+                            bool syscall_events);
   std::string attach_tracepoint(const std::string &category,
                                 const std::string &name);
   static void sample_cb(void *cookie, void *data, int size);

@@ -3,8 +3,10 @@
 // Only numbers derived from parsed options ever reach the text.
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "pidtree/btf.h"
 #include "pidtree/filters.h"
 #include "pidtree/options.h"
 
@@ -22,6 +24,10 @@ struct ProgramShape {
   // sched_process_exit has group_dead (Linux 6.16+): exits of the last
   // thread are told apart from the leader's.
   bool have_group_dead = false;
+  // With process_events: read each exec's argv from the new program's
+  // memory at these offsets (from the kernel's BTF); without, from
+  // execve()'s arguments through syscall tracepoints.
+  std::optional<ArgvOffsets> argv_offsets;
 };
 
 ProgramShape shape_for(Backend resolved, const FilterConfig &filters);

@@ -510,6 +510,8 @@ def proc_cmdline(pid):
 # marker of a cut command line (include/pidtree/procfs.h).
 ARGS_SIZE = 8192
 CUT_MARKER = "...[truncated]"
+KERNEL_BTF = "/sys/kernel/btf/vmlinux"  # --exec-argv auto reads argv from
+#                                          memory where this exists
 
 
 def kernel_cmdline(argv):

@@ -82,10 +82,14 @@ class Load:
 
 
 class RaceFreeAncestry(unittest.TestCase):
+    """With --exec-argv auto: argv from the new program's memory where the
+    kernel has BTF (this machine and CI's), else from execve()."""
+    EXEC_ARGV = "auto"
 
     @classmethod
     def setUpClass(cls):
-        cls.tracer = Tracer(BINARY, ["--ancestry", ANCESTRY])
+        cls.tracer = Tracer(BINARY, ["--ancestry", ANCESTRY, "--exec-argv",
+                                     cls.EXEC_ARGV])
         cls.tracer.wait_ready()
 
     @classmethod
@@ -197,6 +201,43 @@ class RaceFreeAncestry(unittest.TestCase):
         self.assertEqual(ev["proctree"][0]["username"], "nobody")
         self.assertEqual(ev["proctree"][1]["username"], "root")
 
+    def test_uid_change_then_fork_shows_in_the_parent(self):
+        """A process drops to nobody, then forks a child that connects: the
+        parent's node says nobody too (from its set*uid() exit, or, without
+        syscall events, from the fork itself)."""
+        port = next_port()
+        code = ("import os, socket, time; os.setgid(65534); os.setuid(65534)\n"
+                "if os.fork() == 0:\n"
+                "    socket.socket().connect_ex(('%s', %d)); os._exit(0)\n"
+                "os.wait(); time.sleep(0.5)" % (V4_REPORTED, port))
+        p = subprocess.Popen(NS.prefix() + [harness.HELPER_PYTHON, "-c", code])
+        [ev] = self.events_on_port(port)
+        p.wait()
+        self.assertEqual(ev["proctree"][1]["pid"], p.pid)
+        self.assertEqual([n["username"] for n in ev["proctree"][:3]],
+                         ["nobody", "nobody", "root"], ev)
+
+    def test_many_short_arguments(self):
+        """300 arguments in 1.2 kB: all kept when argv is read from memory;
+        cut at 256 (and marked) when read at execve()."""
+        port = next_port()
+        code = ("import socket; socket.socket().connect_ex(('%s', %d))"
+                % (V4_REPORTED, port))
+        argv = [harness.HELPER_PYTHON, "-c", code] + ["a%d" % i
+                                                       for i in range(297)]
+        p = subprocess.Popen(NS.prefix() + argv)
+        [ev] = self.events_on_port(port)
+        p.wait()
+        cmdline = ev["proctree"][0]["cmdline"]
+        if self.tracer_reads_memory():
+            self.assertEqual(cmdline, harness.kernel_cmdline(argv))
+        else:
+            self.assertEqual(cmdline, " ".join(argv[:256]) + harness.CUT_MARKER)
+
+    def tracer_reads_memory(self):
+        return (self.EXEC_ARGV == "memory" or
+                (self.EXEC_ARGV == "auto" and os.path.exists(harness.KERNEL_BTF)))
+
     def test_threads_never_appear_as_nodes(self):
         port = next_port()
         code = ("import socket, threading, time\n"
@@ -225,6 +266,12 @@ class RaceFreeAncestry(unittest.TestCase):
         cmdline = ev["proctree"][0]["cmdline"]
         self.assertEqual(cmdline, harness.kernel_cmdline(argv))
         self.assertTrue(cmdline.endswith(harness.CUT_MARKER))
+
+
+class RaceFreeAncestrySyscallArgv(RaceFreeAncestry):
+    """The same with argv read at execve() through syscall tracepoints (the
+    fallback for kernels without BTF)."""
+    EXEC_ARGV = "syscall"
 
 
 class ProcWalkFallback(unittest.TestCase):

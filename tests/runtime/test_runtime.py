@@ -99,11 +99,16 @@ def start_helper(testcase, *args, **kw):
     return h
 
 
-PROCESS_TRACEPOINTS = {
-    "sys_enter_execve", "sys_enter_execveat", "sys_exit_execve",
-    "sys_exit_execveat", "sys_exit_setuid", "sys_exit_setreuid",
-    "sys_exit_setresuid", "task_newtask", "sched_process_exec",
-    "sched_process_exit"}
+# The tracepoints that feed the process table; with --exec-argv auto the
+# syscall ones only where the kernel has no BTF (argv is then read at
+# execve()).
+PROCESS_TRACEPOINTS = {"task_newtask", "sched_process_exec",
+                       "sched_process_exit"}
+if not os.path.exists(harness.KERNEL_BTF):
+    PROCESS_TRACEPOINTS |= {
+        "sys_enter_execve", "sys_enter_execveat", "sys_exit_execve",
+        "sys_exit_execveat", "sys_exit_setuid", "sys_exit_setreuid",
+        "sys_exit_setresuid"}
 
 
 def all_prog_ids():
@@ -607,7 +612,7 @@ class TestLifecycle(unittest.TestCase, EventAsserts):
         holds them (/proc/PID/fdinfo), so on a quiet machine this is exact
         set equality."""
         self.require_bpftool()
-        # The connect probe(s), and the ten tracepoints that feed the
+        # The connect probe(s), and the tracepoints that feed the
         # process table.
         want_tracepoints = set(PROCESS_TRACEPOINTS)
         if EXPECTED_BACKEND == "tracepoint":

@@ -236,6 +236,22 @@ TEST(ParseOptions, BadBackend) {
   EXPECT_NE(e.find("kprobe"), std::string::npos) << e;
 }
 
+TEST(ParseOptions, ExecArgv) {
+  EXPECT_EQ(parse({}).options.exec_argv, ExecArgv::kAuto);
+  EXPECT_EQ(parse({"--exec-argv", "memory"}).options.exec_argv,
+            ExecArgv::kMemory);
+  EXPECT_EQ(parse({"--exec-argv", "syscall"}).options.exec_argv,
+            ExecArgv::kSyscall);
+  EXPECT_EQ(parse({"--exec-argv", "auto"}).options.exec_argv, ExecArgv::kAuto);
+  std::string e = usage_error({"--exec-argv", "mm\r\x1b[2K"});
+  EXPECT_EQ(
+      e,
+      "pidtree-bcc: error: invalid --exec-argv 'mm\\x0d\\x1b[2K': expected "
+      "auto, memory or syscall");
+  e = usage_error({"--ancestry", "tab\x1b"});
+  EXPECT_NE(e.find("'tab\\x1b'"), std::string::npos) << e;
+}
+
 // BUG (src/options.cpp, lines 88-89 and one_line() at 26-31): the value of
 // --backend (and of CLI11's messages, e.g. an unknown flag) is echoed raw;
 // one_line() replaces only '\n'. A carriage return or an escape sequence in

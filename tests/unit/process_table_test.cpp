@@ -218,7 +218,32 @@ TEST_F(ProcessTableTest, UidChangesShowInTheTree) {
   table.set_uid(100, 1000);
   ConnectEvent ev;
   ev.pid = 100;
+  ev.uid = 1000;
   EXPECT_EQ(resolver.resolve(ev).tree[0].username, "u1000");
+}
+
+// Without set*uid() events, a uid change is learnt from what the process
+// does next: connect (its own node) or fork (news of the forking process).
+TEST_F(ProcessTableTest, UidFromConnectAndForkEvents) {
+  table.fork(10 * kSec, 100, 1, 0, false);
+  ConnectEvent ev;
+  ev.pid = 100;
+  ev.uid = 1000;
+  EXPECT_EQ(resolver.resolve(ev).tree[0].username, "u1000");
+  ProcEvent fork;
+  fork.kind = ProcEvent::Kind::kFork;
+  fork.ts_boot_ns = 11 * kSec;
+  fork.pid = 101;
+  fork.ppid = 100;
+  fork.uid = 65534;
+  resolver.apply(fork);
+  ev.pid = 101;
+  ev.uid = 65534;
+  Ancestry a = resolver.resolve(ev);
+  ASSERT_GE(a.tree.size(), 2u);
+  EXPECT_EQ(a.tree[0].username, "u65534");
+  EXPECT_EQ(a.tree[1].username, "u65534");
+  EXPECT_EQ(a.tree[1].pid, 100u);
 }
 
 // Names that change (a renamed user) and an epoch moved by hand.
@@ -244,6 +269,7 @@ TEST(TableAncestryNames, KeptNodesAskForNamesAgainOnceTheEpochMovesOn) {
   TableAncestry resolver{table, proc, users};
   ConnectEvent ev;
   ev.pid = 100;
+  ev.uid = 1000;
   EXPECT_EQ(resolver.resolve(ev).tree[0].username, "old1000");
   EXPECT_EQ(users.asked, 2);
   users.prefix = "new";

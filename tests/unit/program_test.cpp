@@ -142,6 +142,14 @@ TEST(BuildProgram, DefinesFollowTheShape) {
   std::string p = build_program(s);
   EXPECT_EQ(define_value(p, "PIDTREE_MAX_NET_RULES"), "2048");
   EXPECT_EQ(p.find("PIDTREE_NET_FILTER"), std::string::npos);
+  EXPECT_EQ(define_value(p, "PIDTREE_ARGV_FROM_MEMORY"), "0");
+  EXPECT_EQ(p.find("#define PIDTREE_TASK_MM"), std::string::npos);
+  s.argv_offsets = ArgvOffsets{1136, 480, 488};
+  p = build_program(s);
+  EXPECT_EQ(define_value(p, "PIDTREE_ARGV_FROM_MEMORY"), "1");
+  EXPECT_EQ(define_value(p, "PIDTREE_TASK_MM"), "1136");
+  EXPECT_EQ(define_value(p, "PIDTREE_MM_ARG_START"), "480");
+  EXPECT_EQ(define_value(p, "PIDTREE_MM_ARG_END"), "488");
 }
 
 TEST(BuildProgram, FromParsedOptions) {
