@@ -23,8 +23,8 @@ class PasswdUserDb : public UserDb {
   explicit PasswdUserDb(std::chrono::seconds ttl = std::chrono::seconds(60))
       : ttl_(ttl) {}
   std::string name(uint32_t uid) override;
-  // Periods of `ttl` on the steady clock: a name is kept until the period
-  // it was read in ends, so never longer than `ttl`.
+  // Periods of `ttl` on the monotonic clock: a name is kept until the
+  // period it was read in ends, so never longer than `ttl`.
   uint64_t epoch() override;
 
  private:
