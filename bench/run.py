@@ -722,14 +722,17 @@ def startup(args, ns, starts):
 
 
 SYSCALL_MODES = (("off", None), ("table", "--ancestry table"),
+                 ("syscall", "--ancestry table --exec-argv syscall"),
                  ("proc", "--ancestry proc"))
 
 
 def syscalls(args, ns, rounds):
     """ns per getppid() (a syscall that does nothing) by one process, with
-    the tracer off, on with its process table (which attaches syscall
-    tracepoints: execve argv, set*uid), and on with --ancestry proc (no
-    syscall tracepoints); the order alternates by round."""
+    the tracer off; on with its process table as configured (argv from
+    memory where the kernel has BTF: no syscall tracepoints); on with the
+    process table fed by syscall tracepoints (--exec-argv syscall: execve
+    argv, set*uid); and on with --ancestry proc (no process events at all).
+    The order alternates by round."""
     for r in range(args.rounds):
         row = {}
         order = SYSCALL_MODES if r % 2 == 0 else SYSCALL_MODES[::-1]
@@ -997,8 +1000,12 @@ def report(args, results):
     sys_rounds = results.get("syscalls") or []
     if sys_rounds:
         off = med([r["off"] for r in sys_rounds])
-        for name, what in (("table", "process table (syscall tracepoints)"),
-                           ("proc", "`--ancestry proc` (none)")):
+        for name, what in (
+                ("table", "the process table (default `--exec-argv`)"),
+                ("syscall", "`--exec-argv syscall` (syscall tracepoints)"),
+                ("proc", "`--ancestry proc` (no process events)")):
+            if not all(name in r for r in sys_rounds):
+                continue
             add("| getppid(): ns per call, tracer off / on with %s (%d "
                 "rounds) | %.0f | %.0f | %.1f%% on/off (rounds %s) | | |" %
                 (what, len(sys_rounds), off,
