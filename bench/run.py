@@ -1233,6 +1233,8 @@ def main():
     if args.loadgen is None:
         args.loadgen = os.path.join(os.path.dirname(args.binary), "bench",
                                     "loadgen")
+    # The chain of shells runs loadgen from its own directory.
+    args.loadgen = os.path.abspath(args.loadgen)
     args.sink = os.path.join(os.path.dirname(args.loadgen), "sink")
     for path in (args.binary, args.loadgen, args.sink):
         if not os.access(path, os.X_OK):
