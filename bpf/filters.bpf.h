@@ -40,10 +40,14 @@ static __always_inline int pidtree_rule_filters(struct pidtree_net_rule *rule,
     return 1;
   u32 id = rule->rule_id;
   struct pidtree_port_bitmap *ports = filter_rule_ports.lookup(&id);
-  int listed =
-      ports &&
-      ((ports->bits[(port >> 3) & (PIDTREE_PORT_BITMAP_BYTES - 1)] >>
-        (port & 7)) & 1);
+  u32 byte = port >> 3;
+  /* The compiler knows a u16 needs no mask and drops it; the verifier may
+   * not know (the kprobe backend's port comes through a byte swap), and
+   * refuses an unbounded index. The empty asm hides what the compiler
+   * knows, so the mask stays. */
+  asm volatile("" : "+r"(byte));
+  byte &= PIDTREE_PORT_BITMAP_BYTES - 1;
+  int listed = ports && ((ports->bits[byte] >> (port & 7)) & 1);
   return rule->port_mode == PIDTREE_PORTS_EXCEPT ? !listed : listed;
 }
 
