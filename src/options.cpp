@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <initializer_list>
+#include <utility>
 
 namespace pidtree {
 
@@ -29,6 +31,24 @@ std::string one_line(std::string text) {
   while (!text.empty() && text.back() == ' ')
     text.pop_back();
   return printable(text);
+}
+
+// The value named by `text` among `choices`, or an InputError listing
+// them ("invalid --flag 'x': expected a, b or c").
+template <typename T>
+T choose(const char *flag, const std::string &text,
+         std::initializer_list<std::pair<const char *, T>> choices) {
+  std::string expected;
+  size_t i = 0;
+  for (const auto &[name, value] : choices) {
+    if (text == name)
+      return value;
+    expected += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ");
+    expected += name;
+    ++i;
+  }
+  throw InputError(std::string("invalid ") + flag + " '" + printable(text) +
+                   "': expected " + expected);
 }
 
 }  // namespace
@@ -107,35 +127,21 @@ ParseResult parse_options(int argc, const char *const *argv) {
 
   try {
     app.parse(argc, argv);
-    if (ancestry == "table")
-      opt.ancestry = AncestrySource::kTable;
-    else if (ancestry == "proc")
-      opt.ancestry = AncestrySource::kProc;
-    else
-      throw InputError("invalid --ancestry '" + printable(ancestry) +
-                       "': expected table or proc");
-    if (exec_argv == "auto")
-      opt.exec_argv = ExecArgv::kAuto;
-    else if (exec_argv == "memory")
-      opt.exec_argv = ExecArgv::kMemory;
-    else if (exec_argv == "syscall")
-      opt.exec_argv = ExecArgv::kSyscall;
-    else
-      throw InputError("invalid --exec-argv '" + printable(exec_argv) +
-                       "': expected auto, memory or syscall");
+    opt.ancestry = choose<AncestrySource>(
+        "--ancestry", ancestry,
+        {{"table", AncestrySource::kTable}, {"proc", AncestrySource::kProc}});
+    opt.exec_argv = choose<ExecArgv>("--exec-argv", exec_argv,
+                                     {{"auto", ExecArgv::kAuto},
+                                      {"memory", ExecArgv::kMemory},
+                                      {"syscall", ExecArgv::kSyscall}});
     if (opt.max_exited == 0 || opt.max_exited > 100000000)
       throw InputError("invalid --max-exited " +
                        std::to_string(opt.max_exited) +
                        ": expected 1 to 100000000");
-    if (backend == "auto")
-      opt.backend = Backend::kAuto;
-    else if (backend == "kprobe")
-      opt.backend = Backend::kKprobe;
-    else if (backend == "tracepoint")
-      opt.backend = Backend::kTracepoint;
-    else
-      throw InputError("invalid --backend '" + printable(backend) +
-                       "': expected auto, kprobe or tracepoint");
+    opt.backend = choose<Backend>("--backend", backend,
+                                  {{"auto", Backend::kAuto},
+                                   {"kprobe", Backend::kKprobe},
+                                   {"tracepoint", Backend::kTracepoint}});
     if (perf_pages->count() > 0 &&
         (opt.perf_pages == 0 || (opt.perf_pages & (opt.perf_pages - 1)) ||
          opt.perf_pages > 65536))
