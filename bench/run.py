@@ -362,9 +362,10 @@ class Tracer:
     """The tracer under test. Its output goes to out_path, or with
     `pattern` (and --tracer-output pipe) into a pipe read by bench/sink,
     which counts the lines holding `pattern` and keeps a sample of them in
-    out_path + ".sample"; stop() then leaves its figures in sink_report."""
+    out_path + ".sample"; stop() then leaves its figures in sink_report.
+    Its arguments: --tracer-args, then `extra_args`."""
 
-    def __init__(self, args, out_path, pattern=None):
+    def __init__(self, args, out_path, pattern=None, extra_args=""):
         self.out_path = out_path
         self.sink = None
         self.sink_report = None
@@ -382,7 +383,8 @@ class Tracer:
         self.lost_total = 0
         self.ready_at = None
         self.ready = threading.Event()
-        argv = [args.binary] + shlex.split(args.tracer_args)
+        argv = ([args.binary] + shlex.split(args.tracer_args) +
+                shlex.split(extra_args))
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, stdout=self.out,
                                      stderr=subprocess.PIPE,
@@ -749,13 +751,9 @@ def syscalls(args, ns, rounds):
             log("syscalls %d/%d: tracer %s" % (r + 1, args.rounds, name))
             tracer = None
             if extra is not None:
-                saved = args.tracer_args
-                args.tracer_args = saved + " " + extra
-                try:
-                    tracer = Tracer(args, os.path.join(args.workdir,
-                                                       "syscalls.jsonl"))
-                finally:
-                    args.tracer_args = saved
+                tracer = Tracer(args, os.path.join(args.workdir,
+                                                   "syscalls.jsonl"),
+                                extra_args=extra)
                 tracer.wait_ready()
                 time.sleep(args.settle)
             try:
