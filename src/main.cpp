@@ -225,8 +225,7 @@ int main(int argc, char **argv) {
             [&tracer](uint64_t n) { tracer.on_lost(n); }))
            .empty())
     return fail(err);
-  if (!(err = probe.attach(backend, use_table, use_table && !argv_offsets))
-           .empty())
+  if (!(err = probe.attach(shape)).empty())
     return fail(err);
   probe.release_compiler_memory();
   // After attaching: a process either is in the scan or its fork event

@@ -101,10 +101,9 @@ bool ConnectProbe::erase(const char *map, const void *key) {
   return fd >= 0 && bpf_delete_elem(fd, const_cast<void *>(key)) == 0;
 }
 
-std::string ConnectProbe::attach(Backend backend, bool process_events,
-                                 bool syscall_events) {
+std::string ConnectProbe::attach(const ProgramShape &shape) {
   StderrCapture capture;
-  std::string err = attach_probes(backend, process_events, syscall_events);
+  std::string err = attach_probes(shape);
   capture.finish(!err.empty());
   return err;
 }
@@ -120,25 +119,24 @@ std::string ConnectProbe::attach_tracepoint(const std::string &category,
   return "";
 }
 
-std::string ConnectProbe::attach_probes(Backend backend, bool process_events,
-                                        bool syscall_events) {
+std::string ConnectProbe::attach_probes(const ProgramShape &shape) {
   std::string err;
   // Process events first: the table must not miss a fork that precedes a
   // connect the connect probe reports.
-  if (process_events && syscall_events)
+  if (shape.process_events && !shape.argv_offsets)
     for (const char *name :
          {"sys_enter_execve", "sys_enter_execveat", "sys_exit_execve",
           "sys_exit_execveat", "sys_exit_setuid", "sys_exit_setreuid",
           "sys_exit_setresuid"})
       if (!(err = attach_tracepoint("syscalls", name)).empty())
         return err;
-  if (process_events) {
+  if (shape.process_events) {
     if (!(err = attach_tracepoint("task", "task_newtask")).empty() ||
         !(err = attach_tracepoint("sched", "sched_process_exec")).empty() ||
         !(err = attach_tracepoint("sched", "sched_process_exit")).empty())
       return err;
   }
-  if (backend == Backend::kTracepoint)
+  if (shape.backend == Backend::kTracepoint)
     return attach_tracepoint("sock", "inet_sock_set_state");
   struct Probe {
     const char *func, *fn;

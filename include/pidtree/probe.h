@@ -13,6 +13,7 @@
 #include "pidtree/filter_maps.h"
 #include "pidtree/filters.h"
 #include "pidtree/kernel_features.h"
+#include "pidtree/program.h"
 
 namespace ebpf {
 class BPF;
@@ -33,10 +34,11 @@ class ConnectProbe : public MapAccess {
   // The filter maps, once compiled (see FilterMaps).
   bool update(const char *map, const void *key, const void *value) override;
   bool erase(const char *map, const void *key) override;
-  // Attaches the connect probes of `backend`, and with `process_events`
-  // the probes that feed the process table; with `syscall_events` also
-  // the execve() and set*uid() ones (see bpf/process_events.bpf.c).
-  std::string attach(Backend backend, bool process_events, bool syscall_events);
+  // Attaches what `shape` compiled in: the connect probes of its backend,
+  // and with process_events the probes that feed the process table (the
+  // execve() and set*uid() syscall ones only without argv_offsets; see
+  // bpf/process_events.bpf.c).
+  std::string attach(const ProgramShape &shape);
   // The kernel wakes the reader once per `wakeup_events` events on a CPU
   // (each wake-up costs the connecting process a self-interrupt), so the
   // reader must also drain() on a timer to see the rest.
@@ -52,8 +54,7 @@ class ConnectProbe : public MapAccess {
   void detach();
 
  private:
-  std::string attach_probes(Backend backend, bool process_events,
-                            bool syscall_events);
+  std::string attach_probes(const ProgramShape &shape);
   std::string attach_tracepoint(const std::string &category,
                                 const std::string &name);
   static void sample_cb(void *cookie, void *data, int size);
