@@ -935,6 +935,46 @@ class TestRuntimeErrors(unittest.TestCase):
         self.assertEqual(err.count("\n"), 1, err)
         self.assertRegex(err, r"root|sudo")
 
+    def test_exec_argv_without_kernel_btf(self):
+        """With the kernel's BTF hidden (an empty file bound over it in a
+        mount namespace of the test's own): `--exec-argv memory` is refused
+        in one line; `auto` says so in a note and builds the program that
+        reads argv at execve()."""
+        def run(*args):
+            script = ('mount --bind /dev/null %s && exec "$@"'
+                      % harness.KERNEL_BTF)
+            return subprocess.run(
+                ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                 script, "sh", BINARY] + list(args),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, timeout=60)
+
+        p = run("--exec-argv", "memory")
+        err = p.stderr.decode()
+        self.assertEqual(p.returncode, 1, err)
+        self.assertEqual(p.stdout, b"")
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertTrue(err.startswith(
+            "pidtree-bcc: error: --exec-argv memory needs the kernel's BTF: "
+            "cannot read %s: " % harness.KERNEL_BTF), err)
+        self.assertTrue(err.endswith(" (try --exec-argv syscall)\n"), err)
+
+        p = run("-p")
+        err = p.stderr.decode()
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertTrue(err.startswith(
+            "pidtree-bcc: note: cannot read %s: " % harness.KERNEL_BTF), err)
+        self.assertIn("read at execve() through syscall tracepoints", err)
+        program = p.stdout.decode()
+        self.assertIn("#define PIDTREE_ARGV_FROM_MEMORY 0\n", program)
+        self.assertNotIn("#define PIDTREE_TASK_MM", program)
+        # The same without the bind: the BTF is read, and no note.
+        p = subprocess.run([BINARY, "-p"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.stderr, b"")
+        self.assertIn(b"#define PIDTREE_ARGV_FROM_MEMORY 1\n", p.stdout)
+
     def test_bad_filter_as_root(self):
         for args in (["--filter", "10.1.0.0/8"], ["--filter", "bogus"],
                      ["--include-ports", "1-2-3"]):
