@@ -71,31 +71,47 @@ unsigned online_cpus() {
   return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
-pidtree::ProgramShape program_shape(
-    pidtree::Backend backend, const pidtree::Options &opt,
-    const pidtree::KernelFeatures &kernel,
-    const std::optional<pidtree::ArgvOffsets> &argv_offsets) {
+// What the kernel's BTF gives the program: where exec's argv lies, for
+// the process table, and where a socket's addresses lie, for the tracepoint
+// backend's raw tracepoint.
+struct KernelOffsets {
+  std::optional<pidtree::ArgvOffsets> argv;
+  std::optional<pidtree::SockOffsets> sock;
+};
+
+pidtree::ProgramShape program_shape(pidtree::Backend backend,
+                                    const pidtree::Options &opt,
+                                    const pidtree::KernelFeatures &kernel,
+                                    const KernelOffsets &offsets) {
   pidtree::ProgramShape shape = pidtree::shape_for(backend, opt.filters);
   shape.process_events = opt.ancestry == pidtree::AncestrySource::kTable;
   shape.have_group_dead = kernel.exit_has_group_dead();
   if (shape.process_events)
-    shape.argv_offsets = argv_offsets;
+    shape.argv_offsets = offsets.argv;
+  if (backend == pidtree::Backend::kTracepoint)
+    shape.sock_offsets = offsets.sock;
   return shape;
 }
 
-// Where the process table reads argv (see ExecArgv): the offsets for
-// reading it from memory, or none for the syscall tracepoints. "" or a
-// one-line error (memory asked for, and no usable BTF).
-std::string resolve_exec_argv(const pidtree::Options &opt,
-                              std::optional<pidtree::ArgvOffsets> *out) {
+// Reads the offsets `backend` and the options need, parsing the BTF once
+// (or not at all). "" or a one-line error: argv from memory asked for, and
+// no usable BTF. Without BTF, argv is read at execve() through syscall
+// tracepoints (with a note: they slow every syscall) and the tracepoint
+// backend reads the classic tracepoint's record.
+std::string read_offsets(const pidtree::Options &opt, pidtree::Backend backend,
+                         KernelOffsets *out) {
   using pidtree::ExecArgv;
-  out->reset();
-  if (opt.ancestry != pidtree::AncestrySource::kTable ||
-      opt.exec_argv == ExecArgv::kSyscall)
+  *out = {};
+  const bool want_argv = opt.ancestry == pidtree::AncestrySource::kTable &&
+                         opt.exec_argv != ExecArgv::kSyscall;
+  const bool want_sock = backend == pidtree::Backend::kTracepoint;
+  if (!want_argv && !want_sock)
     return "";
+  pidtree::KernelBtf btf(pidtree::kKernelBtf);
   std::string why;
-  *out = pidtree::argv_offsets(pidtree::kKernelBtf, &why);
-  if (*out)
+  if (want_sock)
+    out->sock = btf.sock_offsets(&why);
+  if (!want_argv || (out->argv = btf.argv_offsets(&why)))
     return "";
   if (opt.exec_argv == ExecArgv::kMemory)
     return "--exec-argv memory needs the kernel's BTF: " + why +
@@ -151,11 +167,8 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "pidtree-bcc: note: %s\n", note.c_str());
   }
 
-  std::optional<ArgvOffsets> argv_offsets;
-  std::string err = resolve_exec_argv(opt, &argv_offsets);
-  if (!err.empty())
-    return fail(err);
-
+  std::string err;
+  KernelOffsets offsets;
   if (opt.print_and_quit) {
     Backend backend = opt.backend;
     if (backend == Backend::kAuto) {
@@ -165,8 +178,9 @@ int main(int argc, char **argv) {
         backend = Backend::kTracepoint;  // nothing to attach when printing
       }
     }
-    std::cout << build_program(
-        program_shape(backend, opt, kernel, argv_offsets));
+    if (!(err = read_offsets(opt, backend, &offsets)).empty())
+      return fail(err);
+    std::cout << build_program(program_shape(backend, opt, kernel, offsets));
     return 0;
   }
 
@@ -181,6 +195,8 @@ int main(int argc, char **argv) {
     return fail(e.what());
   }
   if (!(err = check_kernel_headers(kernel, kernel_release())).empty())
+    return fail(err);
+  if (!(err = read_offsets(opt, backend, &offsets)).empty())
     return fail(err);
 
   int out_fd = STDOUT_FILENO;
@@ -207,7 +223,7 @@ int main(int argc, char **argv) {
                 users, clock, sink, use_table ? &table_ancestry : nullptr);
 
   ConnectProbe probe;
-  const ProgramShape shape = program_shape(backend, opt, kernel, argv_offsets);
+  const ProgramShape shape = program_shape(backend, opt, kernel, offsets);
   if (!(err = probe.compile(build_program(shape))).empty())
     return fail(err);
   FilterMaps filter_maps(probe);

@@ -136,6 +136,16 @@ std::string ConnectProbe::attach_probes(const ProgramShape &shape) {
         !(err = attach_tracepoint("sched", "sched_process_exit")).empty())
       return err;
   }
+  if (shape.backend == Backend::kTracepoint && shape.sock_offsets) {
+    // bpf/tcp_connect_tracepoint.bpf.c: the same tracepoint, raw.
+    auto status = bpf_->attach_raw_tracepoint(
+        "inet_sock_set_state", "raw_tracepoint__inet_sock_set_state");
+    if (!status.ok())
+      return with_hint("cannot attach to sock:inet_sock_set_state (raw)",
+                       status.msg());
+    raw_tracepoints_.push_back("inet_sock_set_state");
+    return "";
+  }
   if (shape.backend == Backend::kTracepoint)
     return attach_tracepoint("sock", "inet_sock_set_state");
   struct Probe {
@@ -201,6 +211,9 @@ void ConnectProbe::detach() {
     bpf_->detach_kprobe(kprobe.first,
                         static_cast<bpf_probe_attach_type>(kprobe.second));
   kprobes_.clear();
+  for (const auto &name : raw_tracepoints_)
+    bpf_->detach_raw_tracepoint(name);
+  raw_tracepoints_.clear();
   for (auto it = tracepoints_.rbegin(); it != tracepoints_.rend(); ++it)
     bpf_->detach_tracepoint(*it);
   tracepoints_.clear();

@@ -1,6 +1,7 @@
 #include "pidtree/program.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "embedded_bpf.h"
 
@@ -35,6 +36,22 @@ std::string build_program(const ProgramShape &shape) {
            std::to_string(shape.argv_offsets->mm_arg_start) + "\n";
     out += "#define PIDTREE_MM_ARG_END " +
            std::to_string(shape.argv_offsets->mm_arg_end) + "\n";
+  }
+  const bool raw = shape.backend == Backend::kTracepoint && shape.sock_offsets;
+  out += "#define PIDTREE_SOCK_FROM_BTF " + std::to_string(raw ? 1 : 0) + "\n";
+  if (raw) {
+    const SockOffsets &o = *shape.sock_offsets;
+    for (const auto &[name, value] : {std::pair{"SK_PROTOCOL", o.protocol},
+                                      {"SKC_HEAD", o.head},
+                                      {"SKC_DADDR", o.daddr},
+                                      {"SKC_RCV_SADDR", o.rcv_saddr},
+                                      {"SKC_DPORT", o.dport},
+                                      {"SKC_NUM", o.num},
+                                      {"SKC_FAMILY", o.family},
+                                      {"SKC_V6_DADDR", o.v6_daddr},
+                                      {"SKC_V6_RCV_SADDR", o.v6_rcv_saddr}})
+      out += std::string("#define PIDTREE_") + name + " " +
+             std::to_string(value) + "\n";
   }
   out += "\n";
   out += "/* ---- bpf/event.h ---- */\n";

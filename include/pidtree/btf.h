@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+struct btf;
+
 namespace pidtree {
 
 inline constexpr char kKernelBtf[] = "/sys/kernel/btf/vmlinux";
@@ -21,10 +23,48 @@ struct ArgvOffsets {
   uint32_t mm_arg_end = 0;
 };
 
-// The offsets from a BTF file, looking through anonymous structs and unions.
-// nullopt, with `why` set, when the file cannot be read or a field is
-// missing, a bit field, or not 8 bytes wide.
-std::optional<ArgvOffsets> argv_offsets(const std::string &btf_path,
-                                        std::string *why);
+// What the sock:inet_sock_set_state tracepoint reports about a socket, as
+// byte offsets from the start of struct sock: the struct sock_common
+// fields (addresses and ports in network order, except num, the local port
+// in host order) and sk_protocol.
+struct SockOffsets {
+  uint32_t daddr = 0;         // skc_daddr, 4 bytes
+  uint32_t rcv_saddr = 0;     // skc_rcv_saddr, 4 bytes
+  uint32_t dport = 0;         // skc_dport, 2 bytes
+  uint32_t num = 0;           // skc_num, 2 bytes
+  uint32_t family = 0;        // skc_family, 2 bytes
+  uint32_t v6_daddr = 0;      // skc_v6_daddr, 16 bytes
+  uint32_t v6_rcv_saddr = 0;  // skc_v6_rcv_saddr, 16 bytes
+  uint32_t protocol = 0;      // sk_protocol, 2 bytes (a bit field before 5.6)
+  // The IPv4 fields, daddr to family, lie within the first `head` bytes,
+  // which the program reads at once.
+  uint32_t head = 0;
+};
+// The program reads the IPv4 fields with one copy of at most this much.
+inline constexpr uint32_t kMaxSockHead = 64;
+
+// One parse of a BTF file, asked for the offsets of each program that needs
+// them. Every lookup fails, with the same reason, when the file could not
+// be parsed.
+class KernelBtf {
+ public:
+  explicit KernelBtf(const std::string &path);
+  ~KernelBtf();
+  KernelBtf(const KernelBtf &) = delete;
+  KernelBtf &operator=(const KernelBtf &) = delete;
+
+  // nullopt, with `why` set, when the file cannot be read or a field is
+  // missing, a bit field, misaligned or not of the expected width.
+  // Anonymous structs and unions are looked through.
+  std::optional<ArgvOffsets> argv_offsets(std::string *why) const;
+  std::optional<SockOffsets> sock_offsets(std::string *why) const;
+
+ private:
+  bool find(const char *type, const char *field, size_t size, uint32_t *out,
+            std::string *why) const;
+
+  ::btf *btf_ = nullptr;
+  std::string error_;  // why the file could not be parsed
+};
 
 }  // namespace pidtree

@@ -34,7 +34,8 @@ class ConnectProbe : public MapAccess {
   // The filter maps, once compiled (see FilterMaps).
   bool update(const char *map, const void *key, const void *value) override;
   bool erase(const char *map, const void *key) override;
-  // Attaches what `shape` compiled in: the connect probes of its backend,
+  // Attaches what `shape` compiled in: the connect probes of its backend
+  // (for the tracepoint backend, a raw tracepoint with sock_offsets),
   // and with process_events the probes that feed the process table (the
   // execve() and set*uid() syscall ones only without argv_offsets; see
   // bpf/process_events.bpf.c).
@@ -64,6 +65,7 @@ class ConnectProbe : public MapAccess {
   SampleFn on_sample_;
   LostFn on_lost_;
   std::vector<std::string> tracepoints_;  // attached, in order
+  std::vector<std::string> raw_tracepoints_;
   std::vector<std::pair<std::string, int>> kprobes_;
 };
 

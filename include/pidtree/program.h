@@ -28,6 +28,9 @@ struct ProgramShape {
   // memory at these offsets (from the kernel's BTF); without, from
   // execve()'s arguments through syscall tracepoints.
   std::optional<ArgvOffsets> argv_offsets;
+  // Tracepoint backend: read the socket at these offsets (from the kernel's
+  // BTF) in a raw tracepoint; without, read the classic tracepoint's record.
+  std::optional<SockOffsets> sock_offsets;
 };
 
 ProgramShape shape_for(Backend resolved, const FilterConfig &filters);

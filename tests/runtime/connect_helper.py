@@ -2,7 +2,7 @@
 """Connect generator for the runtime tests (run inside the test's netns).
 
 usage: connect_helper.py [--hold] [--thread] [--count N] [--bind-port P]
-                         [--cpu N] ADDR,PORT... [-- IGNORED...]
+                         [--bind-addr A] [--cpu N] ADDR,PORT... [-- IGNORED...]
 
 Connects once to each target in order (or --count times in all, cycling
 through the targets), each on a fresh socket. The targets are closed ports on
@@ -29,7 +29,7 @@ import time
 
 def parse(argv):
     opts = {"hold": False, "thread": False, "count": None, "bind_port": None,
-            "cpu": None}
+            "bind_addr": None, "cpu": None}
     targets = []
     i = 0
     while i < len(argv):
@@ -49,6 +49,9 @@ def parse(argv):
         elif a == "--bind-port":
             i += 1
             opts["bind_port"] = int(argv[i])
+        elif a == "--bind-addr":
+            i += 1
+            opts["bind_addr"] = argv[i]
         else:
             addr, port = a.rsplit(",", 1)
             targets.append((addr, int(port)))
@@ -68,10 +71,11 @@ def run_connects(opts, targets, result):
         family = socket.AF_INET6 if ":" in addr else socket.AF_INET
         s = socket.socket(family, socket.SOCK_STREAM)
         try:
-            if opts["bind_port"] is not None:
+            if opts["bind_port"] is not None or opts["bind_addr"]:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0",
-                        opts["bind_port"]))
+                anywhere = "::" if family == socket.AF_INET6 else "0.0.0.0"
+                s.bind((opts["bind_addr"] or anywhere,
+                        opts["bind_port"] or 0))
             s.connect((addr, port))
             key = "ok"
         except OSError as e:

@@ -174,7 +174,7 @@ class Helper:
 
     def __init__(self, netns, targets, hold=True, thread=False, count=None,
                  bind_port=None, extra_args=(), wrapper=(), command=None,
-                 cpu=None):
+                 cpu=None, bind_addr=None):
         """command: optional function(helper argv) -> the argv to run in the
         namespace instead (e.g. a shell chain that ends in the helper); then
         self.pid is the pid of that command, and the helper's own pid is
@@ -188,6 +188,8 @@ class Helper:
             self.argv += ["--count", str(count)]
         if bind_port is not None:
             self.argv += ["--bind-port", str(bind_port)]
+        if bind_addr is not None:
+            self.argv += ["--bind-addr", bind_addr]
         if cpu is not None:
             self.argv += ["--cpu", str(cpu)]
         self.argv += ["%s,%d" % (a, p) for a, p in targets]

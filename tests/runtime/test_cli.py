@@ -118,6 +118,13 @@ class TestPrintProgram(unittest.TestCase):
         tp = self.program("--backend", "tracepoint")
         self.assertIn("TRACEPOINT_PROBE(sock, inet_sock_set_state)", tp)
         self.assertNotIn("pidtree_v4_entry", tp)
+        # With the kernel's BTF readable, the tracepoint backend's program
+        # is a raw tracepoint reading the socket at BTF offsets; the kprobe
+        # backend never is.
+        btf = os.access("/sys/kernel/btf/vmlinux", os.R_OK)
+        self.assertIn("#define PIDTREE_SOCK_FROM_BTF %d\n" % btf, tp)
+        self.assertIn("RAW_TRACEPOINT_PROBE(inet_sock_set_state)", tp)
+        self.assertIn("#define PIDTREE_SOCK_FROM_BTF 0\n", kp)
 
     def test_filters_are_data_not_program_text(self):
         base = self.program("--backend", "tracepoint").splitlines()

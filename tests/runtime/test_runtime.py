@@ -112,7 +112,14 @@ if not os.path.exists(harness.KERNEL_BTF):
 
 
 def all_prog_ids():
-    return harness.prog_ids("tracepoint") | harness.prog_ids("kprobe")
+    return (harness.prog_ids("tracepoint") | harness.prog_ids("kprobe") |
+            harness.prog_ids("raw_tracepoint"))
+
+
+# With the kernel's BTF, the tracepoint backend's program is a raw
+# tracepoint (bpf/tcp_connect_tracepoint.bpf.c).
+RAW_CONNECT_TRACEPOINT = (EXPECTED_BACKEND == "tracepoint" and
+                          os.path.exists(harness.KERNEL_BTF))
 
 
 def canonical(addr):
@@ -615,7 +622,11 @@ class TestLifecycle(unittest.TestCase, EventAsserts):
         # The connect probe(s), and the tracepoints that feed the
         # process table.
         want_tracepoints = set(PROCESS_TRACEPOINTS)
-        if EXPECTED_BACKEND == "tracepoint":
+        want_raw = set()
+        if RAW_CONNECT_TRACEPOINT:
+            want_raw.add("inet_sock_set_state")
+            want_progs = len(want_tracepoints) + 1
+        elif EXPECTED_BACKEND == "tracepoint":
             want_tracepoints.add("inet_sock_set_state")
             want_progs = len(want_tracepoints)
         else:
@@ -640,8 +651,10 @@ class TestLifecycle(unittest.TestCase, EventAsserts):
                 attached = [p for p in harness.bpftool_json("perf", "show")
                             if p.get("pid") == tracer.pid]
                 self.assertEqual(
-                    {p.get("tracepoint") for p in attached
-                     if p.get("tracepoint")}, want_tracepoints)
+                    {(p.get("fd_type"), p.get("tracepoint")) for p in attached
+                     if p.get("tracepoint")},
+                    {("tracepoint", t) for t in want_tracepoints} |
+                    {("raw_tracepoint", t) for t in want_raw})
                 self.assertTrue({p.get("prog_id") for p in attached} <= progs)
                 start = time.monotonic()
                 tracer.send(sig)
@@ -911,6 +924,73 @@ class TestBackends(unittest.TestCase, EventAsserts):
         self.assertEqual(tracer.backend, "tracepoint")
         self.assertEqual(self.traces(tracer)["sport"], 0)
 
+    def test_tracepoint_backend_with_and_without_kernel_btf(self):
+        """The tracepoint backend reads the socket itself in a raw
+        tracepoint, at offsets from the kernel's BTF; with the BTF hidden
+        (/dev/null bound over it in a mount namespace of the test's own) it
+        reads the classic tracepoint's record. Both report the same fields
+        for the same connects, and filter the same ones."""
+        hide_btf = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                    'mount --bind /dev/null %s && exec "$@"'
+                    % harness.KERNEL_BTF, "sh"]
+        seen = {}
+        # The same in both modes.
+        port, sport, sport2 = next_port(), next_port(), next_port()
+        for mode, prefix in (("raw", ()), ("classic", hide_btf)):
+            with self.subTest(mode=mode):
+                if mode == "raw" and not os.path.exists(harness.KERNEL_BTF):
+                    self.fail("this kernel has no BTF to test the raw "
+                              "tracepoint with")
+                tracer = Tracer(BINARY, ["--backend", "tracepoint"],
+                                user_argv_prefix=prefix)
+                self.addCleanup(tracer.kill)
+                tracer.wait_ready()
+                attached = [p.get("fd_type") for p in
+                            harness.bpftool_json("perf", "show")
+                            if p.get("pid") == tracer.pid and
+                            p.get("tracepoint") == "inet_sock_set_state"]
+                self.assertEqual(attached, ["raw_tracepoint" if mode == "raw"
+                                            else "tracepoint"])
+                cases = {
+                    "ipv4": ([(V4_REPORTED, port)], {}),
+                    "ipv6": ([(V6_REPORTED, port)], {}),
+                    "mapped": ([("::ffff:" + V4_SECOND, port)], {}),
+                    "bound": ([(V4_REPORTED, port)], {"bind_port": sport}),
+                    # A source address unlike the destination.
+                    "from": ([(V4_REPORTED, port)],
+                             {"bind_addr": V4_SECOND, "bind_port": sport2}),
+                    # Filtered by default (loopback), then one reported:
+                    # only the second may show.
+                    "filtered": ([("127.0.0.1", port), (V4_SECOND, port)],
+                                 {}),
+                }
+                for name, (targets, kw) in cases.items():
+                    h = start_helper(self, targets, **kw)
+                    h.wait_result()
+                    [ev] = tracer.wait_events(lambda r: r["pid"] == h.pid)
+                    time.sleep(0.2)  # room for a wrong second event
+                    evs = tracer.events(lambda r: r["pid"] == h.pid)
+                    self.assertEqual(len(evs), 1, tracer.describe())
+                    self.assert_event(ev, tracer, pid=h.pid, error="")
+                    seen.setdefault(name, []).append(
+                        {k: ev[k] for k in ("family", "saddr", "sport",
+                                            "daddr")})
+                tracer.stop()
+        self.assertEqual(seen["ipv4"][0], {
+            "family": "ipv4", "saddr": V4_REPORTED, "sport": 0,
+            "daddr": V4_REPORTED})
+        self.assertEqual(seen["ipv6"][0], {
+            "family": "ipv6", "saddr": canonical(V6_REPORTED), "sport": 0,
+            "daddr": canonical(V6_REPORTED)})
+        self.assertEqual(seen["mapped"][0]["daddr"], "::ffff:" + V4_SECOND)
+        self.assertEqual(seen["bound"][0]["sport"], sport)
+        self.assertEqual(seen["from"][0]["saddr"], V4_SECOND)
+        self.assertEqual(seen["from"][0]["daddr"], V4_REPORTED)
+        self.assertEqual(seen["from"][0]["sport"], sport2)
+        self.assertEqual(seen["filtered"][0]["daddr"], V4_SECOND)
+        for name, (raw, classic) in seen.items():
+            self.assertEqual(raw, classic, name)
+
     def test_auto_backend(self):
         tracer = start_tracer(self, "--backend", "auto")
         self.assertEqual(tracer.backend, EXPECTED_BACKEND)
@@ -969,11 +1049,14 @@ class TestRuntimeErrors(unittest.TestCase):
         program = p.stdout.decode()
         self.assertIn("#define PIDTREE_ARGV_FROM_MEMORY 0\n", program)
         self.assertNotIn("#define PIDTREE_TASK_MM", program)
+        self.assertIn("#define PIDTREE_SOCK_FROM_BTF 0\n", program)
         # The same without the bind: the BTF is read, and no note.
         p = subprocess.run([BINARY, "-p"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=60)
         self.assertEqual(p.stderr, b"")
         self.assertIn(b"#define PIDTREE_ARGV_FROM_MEMORY 1\n", p.stdout)
+        self.assertIn(b"#define PIDTREE_SOCK_FROM_BTF %d\n"
+                      % (EXPECTED_BACKEND == "tracepoint"), p.stdout)
 
     def test_bad_filter_as_root(self):
         for args in (["--filter", "10.1.0.0/8"], ["--filter", "bogus"],

@@ -152,6 +152,37 @@ TEST(BuildProgram, DefinesFollowTheShape) {
   EXPECT_EQ(define_value(p, "PIDTREE_MM_ARG_END"), "488");
 }
 
+TEST(BuildProgram, SockOffsetsMakeTheTracepointRaw) {
+  ProgramShape s;
+  s.backend = Backend::kTracepoint;
+  std::string p = build_program(s);
+  EXPECT_EQ(define_value(p, "PIDTREE_SOCK_FROM_BTF"), "0");
+  EXPECT_EQ(p.find("#define PIDTREE_SKC_"), std::string::npos);
+  SockOffsets o;
+  o.daddr = 0, o.rcv_saddr = 4, o.dport = 12, o.num = 14, o.family = 16;
+  o.v6_daddr = 56, o.v6_rcv_saddr = 72, o.protocol = 532, o.head = 24;
+  s.sock_offsets = o;
+  p = build_program(s);
+  EXPECT_EQ(define_value(p, "PIDTREE_SOCK_FROM_BTF"), "1");
+  EXPECT_EQ(define_value(p, "PIDTREE_SK_PROTOCOL"), "532");
+  EXPECT_EQ(define_value(p, "PIDTREE_SKC_HEAD"), "24");
+  EXPECT_EQ(define_value(p, "PIDTREE_SKC_DADDR"), "0");
+  EXPECT_EQ(define_value(p, "PIDTREE_SKC_RCV_SADDR"), "4");
+  EXPECT_EQ(define_value(p, "PIDTREE_SKC_DPORT"), "12");
+  EXPECT_EQ(define_value(p, "PIDTREE_SKC_NUM"), "14");
+  EXPECT_EQ(define_value(p, "PIDTREE_SKC_FAMILY"), "16");
+  EXPECT_EQ(define_value(p, "PIDTREE_SKC_V6_DADDR"), "56");
+  EXPECT_EQ(define_value(p, "PIDTREE_SKC_V6_RCV_SADDR"), "72");
+  // Both probes are in the source; the define picks one.
+  EXPECT_NE(p.find("RAW_TRACEPOINT_PROBE(inet_sock_set_state)"),
+            std::string::npos);
+  // The kprobe backend reads the socket its own way.
+  s.backend = Backend::kKprobe;
+  p = build_program(s);
+  EXPECT_EQ(define_value(p, "PIDTREE_SOCK_FROM_BTF"), "0");
+  EXPECT_EQ(p.find("#define PIDTREE_SKC_"), std::string::npos);
+}
+
 TEST(BuildProgram, FromParsedOptions) {
   Options o = parse_ok({});
   std::string p = build_program(shape_for(Backend::kKprobe, o.filters));
