@@ -335,6 +335,19 @@ class TestDefaultOptions(Case):
             self.assertEqual(tracer.backend, spec.backend)
             self.assertEqual(tracer.stderr_lines,
                              [READY_LINE % spec.backend])
+            # What holds the connect program: with the kernel's BTF the
+            # tracepoint backend attaches a raw tracepoint.
+            attached = {(p.get("fd_type"), p.get("tracepoint") or
+                         p.get("func"))
+                        for p in harness.bpftool_json("perf", "show")
+                        if p.get("pid") == tracer.pid}
+            if spec.backend == "tracepoint":
+                raw = os.path.exists(harness.KERNEL_BTF)
+                self.assertIn(("raw_tracepoint" if raw else "tracepoint",
+                               "inet_sock_set_state"), attached)
+            else:
+                self.assertIn(("kprobe", "tcp_v4_connect"), attached)
+                self.assertIn(("kretprobe", "tcp_v6_connect"), attached)
         self.on_each("default", check)
 
     def test_ipv4_process_chain(self):
