@@ -4,7 +4,8 @@ host, whether it keeps up, how fast it starts and how much memory it holds.
 
 Run as root from the repository, after building (see bench/README.md):
 
-    sudo bench/run.py                 # 11 rounds; 10 s reported, 3 s filtered storms
+    sudo bench/run.py                 # 11 rounds of 10 s reported storms,
+                                      # 25 of 3 s filtered ones
     sudo bench/run.py --quick         # smoke run, about a minute
     sudo bench/run.py --profile       # add a perf profile of a reported storm
 
@@ -18,6 +19,9 @@ What it does, with its own network namespace (deleted on any exit):
               addresses exist only inside the namespace. The load runs under
               a chain of 6 shell levels with real-looking command lines, so
               every reported event carries a tree of 9+ processes.
+              Filtered pairs are cheap and their target is the tightest, so
+              after the --rounds rounds of both kinds, filtered-only rounds
+              run up to --filtered-rounds.
               A tracer-on phase starts a fresh tracer (output to a file on
               tmpfs), waits for its ready line, measures its idle CPU, runs
               the storm, sends a few connects on every CPU (the kernel
@@ -25,9 +29,10 @@ What it does, with its own network namespace (deleted on any exit):
               that CPU), waits until the tracer is drained, reads its CPU
               time and memory, stops it with SIGINT and counts the lines.
   syscalls    getppid() in a loop by one process (`loadgen syscall`), with
-              the tracer off, on with its process table (which attaches
-              syscall tracepoints, putting every syscall on the host on the
-              kernel's slow path) and on with --ancestry proc (none):
+              the tracer off, on with its process table (default), on with
+              --exec-argv syscall (which attaches syscall tracepoints,
+              putting every syscall on the host on the kernel's slow path)
+              and on with --ancestry proc (no process events):
               ns per syscall, alternating, per round.
   startup     Several starts with a slow connect trickle running: time from
               exec to the ready line, and to the first trickle event
@@ -663,14 +668,20 @@ def phase_on(args, ns, chain, addr, tag):
 
 
 def throughput(args, ns, chain, rounds):
-    """Appends each completed round to `rounds`."""
-    for rnd in range(args.rounds):
+    """Appends each completed round to `rounds`: --rounds of both kinds,
+    then filtered-only ones up to --filtered-rounds (rows without the
+    reported_* keys)."""
+    total = max(args.rounds, args.filtered_rounds)
+    for rnd in range(total):
         row = {}
-        for kind, addr in (("filtered", FILTERED), ("reported", REPORTED)):
+        kinds = (("filtered", FILTERED), ("reported", REPORTED))
+        if rnd >= args.rounds:
+            kinds = kinds[:1]
+        for kind, addr in kinds:
             order = ("off", "on") if rnd % 2 == 0 else ("on", "off")
             for state in order:
                 log("round %d/%d: %s destination, tracer %s" %
-                    (rnd + 1, args.rounds, kind, state))
+                    (rnd + 1, total, kind, state))
                 if state == "off":
                     res = phase_off(args, ns, chain, addr)
                 else:
@@ -913,17 +924,18 @@ def verdict(ok):
 def report(args, results):
     lines = []
     add = lines.append
-    rounds = results.get("throughput") or []
+    frounds = results.get("throughput") or []   # every round: filtered
+    rounds = [r for r in frounds if "reported_on" in r]  # and reported
     add("### pidtree-bcc end-to-end benchmark (issue 5)")
     add("")
     if results.get("interrupted"):
         add("**Interrupted (%s): only the phases completed before are "
             "shown.**" % results["interrupted"])
         add("")
-    add("`%s`: %s rounds, %g s reported and %g s filtered storms, %d "
-        "loadgen workers; medians of rounds. %s, %d CPUs, kernel %s, tracer "
-        "`%s`%s; storm output %s." %
-        (results["command"], len(rounds), args.duration,
+    add("`%s`: %d rounds of %g s reported storms, %d of %g s filtered "
+        "storms, %d loadgen workers; medians of rounds. %s, %d CPUs, kernel "
+        "%s, tracer `%s`%s; storm output %s." %
+        (results["command"], len(rounds), args.duration, len(frounds),
          args.filtered_duration, args.workers,
          results["date"], NCPU, platform.release(), results["version"],
          " " + args.tracer_args if args.tracer_args else "",
@@ -937,42 +949,43 @@ def report(args, results):
     add("| measure | tracer off | tracer on | result | target | |")
     add("|---|---|---|---|---|---|")
     if rounds:
-        for kind, target in (("filtered", TARGETS["filtered_ratio"]),
-                             ("reported", TARGETS["reported_ratio"])):
-            off = med([r[kind + "_off"]["rate"] for r in rounds])
-            on = med([r[kind + "_on"]["rate"] for r in rounds])
+        for kind, target, rr in (
+                ("filtered", TARGETS["filtered_ratio"], frounds),
+                ("reported", TARGETS["reported_ratio"], rounds)):
+            off = med([r[kind + "_off"]["rate"] for r in rr])
+            on = med([r[kind + "_on"]["rate"] for r in rr])
             ratio = med([r[kind + "_on"]["rate"] / r[kind + "_off"]["rate"]
-                         for r in rounds])
+                         for r in rr])
             spread = [r[kind + "_on"]["rate"] / r[kind + "_off"]["rate"]
-                      for r in rounds]
-            add("| %s destinations: connects/s | %s | %s | %s on/off "
-                "(rounds %s–%s) | ≥ %.0f%% | %s |" %
-                (kind, fmt_n(off), fmt_n(on), fmt_pct(ratio),
+                      for r in rr]
+            add("| %s destinations: connects/s (%d rounds) | %s | %s | %s "
+                "on/off (rounds %s–%s) | ≥ %.0f%% | %s |" %
+                (kind, len(rr), fmt_n(off), fmt_n(on), fmt_pct(ratio),
                  fmt_pct(min(spread)), fmt_pct(max(spread)), 100 * target,
                  verdict(ratio >= target)))
             # The same, from the rounds whose two phases ran on a quiet
             # host only: the better estimate when there are some.
             clean = [r[kind + "_on"]["rate"] / r[kind + "_off"]["rate"]
-                     for r in rounds
+                     for r in rr
                      if r[kind + "_on"]["foreign_pct"] <= args.max_busy and
                      r[kind + "_off"]["foreign_pct"] <= args.max_busy]
             add("| %s: same, quiet rounds only (others ≤ %g%% of the CPUs "
                 "in both phases) | | | %s (%d of %d rounds) | ≥ %.0f%% | %s |"
                 % (kind, args.max_busy, fmt_pct(med(clean)), len(clean),
-                   len(rounds), 100 * target,
+                   len(rr), 100 * target,
                    verdict(med(clean) >= target) if clean else "—"))
-        for kind in ("filtered", "reported"):
-            off = med([r[kind + "_off"]["load_cpu_us"] for r in rounds])
-            on = med([r[kind + "_on"]["load_cpu_us"] for r in rounds])
+        for kind, rr in (("filtered", frounds), ("reported", rounds)):
+            off = med([r[kind + "_off"]["load_cpu_us"] for r in rr])
+            on = med([r[kind + "_on"]["load_cpu_us"] for r in rr])
             add("| %s: load generator CPU per connect (cross-check, less "
                 "sensitive to other load) | %.2f µs | %.2f µs | %s on/off "
                 "(implied throughput %s) | | |" %
                 (kind, off, on, fmt_pct(med(
                     [r[kind + "_on"]["load_cpu_us"] /
-                     r[kind + "_off"]["load_cpu_us"] for r in rounds])),
+                     r[kind + "_off"]["load_cpu_us"] for r in rr])),
                  fmt_pct(med([r[kind + "_off"]["load_cpu_us"] /
                               r[kind + "_on"]["load_cpu_us"]
-                              for r in rounds]))))
+                              for r in rr]))))
         rep = [r["reported_on"] for r in rounds]
         made = med([r["made"] for r in rep])
         deliv = med([r["delivered"] for r in rep])
@@ -1001,10 +1014,10 @@ def report(args, results):
         add("| filtered: tracer CPU during the storm / events written | | | "
             "%.1f%% / %s | 0 events | %s |" %
             (med([r["filtered_on"]["tracer_cpu_pct_in_storm"]
-                  for r in rounds]),
-             fmt_n(med([r["filtered_on"]["delivered"] for r in rounds])),
+                  for r in frounds]),
+             fmt_n(med([r["filtered_on"]["delivered"] for r in frounds])),
              verdict(all(r["filtered_on"]["delivered"] == 0
-                         for r in rounds))))
+                         for r in frounds))))
     sys_rounds = results.get("syscalls") or []
     if sys_rounds:
         off = med([r["off"] for r in sys_rounds])
@@ -1092,13 +1105,27 @@ def report(args, results):
                  " / ".join("%.0f%%" % r[k]["foreign_pct"] for k in
                             ("filtered_off", "filtered_on", "reported_off",
                              "reported_on"))))
-        noisy = sum(not r[k]["quiet"] for r in rounds for k in r)
+        extra = frounds[len(rounds):]
+        if extra:
+            add("")
+            add("Filtered-only rounds %d–%d, connects/s off → on (on/off; "
+                "others' CPU off / on): %s." %
+                (len(rounds) + 1, len(frounds), "; ".join(
+                    "%s → %s (%s; %.0f%% / %.0f%%)" %
+                    (fmt_n(r["filtered_off"]["rate"]),
+                     fmt_n(r["filtered_on"]["rate"]),
+                     fmt_pct(r["filtered_on"]["rate"] /
+                             r["filtered_off"]["rate"]),
+                     r["filtered_off"]["foreign_pct"],
+                     r["filtered_on"]["foreign_pct"]) for r in extra)))
+        noisy = sum(not r[k]["quiet"] for r in frounds for k in r)
         if noisy:
             add("")
             add("%d of %d phases started on a busy host (other processes "
                 "above %g%% of the CPUs, or another tracer/loadgen running, "
                 "after waiting %g s): see the others' CPU column." %
-                (noisy, 4 * len(rounds), args.max_busy, args.quiet_wait))
+                (noisy, sum(len(r) for r in frounds), args.max_busy,
+                 args.quiet_wait))
     prof = results.get("profile")
     if prof:
         add("")
@@ -1177,6 +1204,9 @@ def main():
                    help="seconds per reported storm")
     p.add_argument("--filtered-duration", type=float, default=3.0,
                    help="seconds per filtered storm")
+    p.add_argument("--filtered-rounds", type=int, default=25,
+                   help="rounds of filtered storms: the first --rounds "
+                        "come with a reported pair, the rest run alone")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--starts", type=int, default=7,
                    help="tracer starts for the start-up time")
@@ -1224,6 +1254,7 @@ def main():
     args = p.parse_args()
     if args.quick:
         args.rounds, args.duration, args.starts, args.churn = 1, 2.0, 2, 1000
+        args.filtered_rounds = 1
         args.filtered_duration = 1.0
         args.settle, args.idle, args.profile_duration = 0.5, 1.0, 2.0
         args.syscall_seconds = 1.0
