@@ -840,9 +840,35 @@ def perf_rows(data, extra):
     return rows
 
 
-def profiled_storm(args, ns, chain, perf_argv, what):
-    """A reported storm of --profile-duration s with a tracer running and
-    perf recording as perf_argv says."""
+# What the connect probe costs a connecting process, in the kernel: our
+# BPF programs, the kernel's code that runs them at the tracepoint (or
+# kprobe), and the helpers and maps they call.
+PROBE_SYMBOLS = re.compile(
+    r"^(bpf_prog_[0-9a-f]+_(raw_tracepoint_|tracepoint__sock|pidtree_)\S*"
+    r"|trace_call_bpf|bpf_trace_run\d+|__bpf_trace_inet_sock_set_state"
+    r"|perf_trace_buf_alloc|perf_trace_inet_sock_set_state"
+    r"|perf_trace_run_bpf_submit|trie_lookup_elem|__?htab_map_lookup_elem"
+    r"|bpf_probe_read_kernel|copy_from_kernel_nofault(_allowed)?"
+    r"|bpf_get_current_\w+|bpf_ktime_get_boot_ns|bpf_perf_event_output\w*"
+    r"|kprobe_\w+|kretprobe_\w+|pre_handler_kretprobe|rethook_\w+)$")
+PERF_ROW = re.compile(r"^\s*([0-9.]+)%\s+\[k\]\s+(\S+)\s*$")
+
+
+def probe_share(report_text):
+    """From `perf report --sort sym` text: the probe's symbols (see
+    PROBE_SYMBOLS) as (total %, [(%, symbol), ...] largest first)."""
+    rows = []
+    for line in report_text.splitlines():
+        m = PERF_ROW.match(line)
+        if m and PROBE_SYMBOLS.match(m.group(2)):
+            rows.append((float(m.group(1)), m.group(2)))
+    rows.sort(reverse=True)
+    return sum(pct for pct, _ in rows), rows
+
+
+def profiled_storm(args, ns, chain, perf_argv, what, addr=REPORTED):
+    """A storm of --profile-duration s (reported unless `addr` says) with a
+    tracer running and perf recording as perf_argv says."""
     wait_quiet(args)
     out_path = os.path.join(args.workdir, "profile.jsonl")
     tracer = Tracer(args, out_path, '"port":%d,' % args.port)
@@ -855,10 +881,11 @@ def profiled_storm(args, ns, chain, perf_argv, what):
     _owned_pids.add(perf.pid)
     on_exit(lambda: kill_group(perf))
     time.sleep(0.5)
-    log("profile: reported storm of %g s, perf on %s" %
-        (args.profile_duration, what))
+    log("profile: %s storm of %g s, perf on %s" %
+        ("reported" if addr == REPORTED else "filtered",
+         args.profile_duration, what))
     load = run_load(args, ns, chain,
-                    loadgen_connect(args, REPORTED, args.port,
+                    loadgen_connect(args, addr, args.port,
                                     workers=args.workers,
                                     duration=args.profile_duration),
                     args.profile_duration + 120)
@@ -894,7 +921,21 @@ def profile(args, ns, chain):
                                           "loadgen", "--percentage",
                                           "relative", "--sort", "sym"])
     out["by_comm"] = perf_rows(data_all, ["--no-children", "--sort", "comm"])
-    for path in (data, data_all):
+    # What the probe costs the connects it filters out: its symbols' share
+    # of the load generator's samples, the whole host recorded.
+    data_filtered = os.path.join(args.workdir, "perf-filtered.data")
+    profiled_storm(args, ns, chain,
+                   ["perf", "record", "-q", "-a", "-e", "cpu-clock", "-F",
+                    str(args.perf_freq), "-o", data_filtered], "the host",
+                   addr=FILTERED)
+    rep = subprocess.run(
+        ["perf", "report", "-i", data_filtered, "--stdio", "--no-children",
+         "--comm", "loadgen", "--percentage", "relative", "--sort", "sym",
+         "--percent-limit", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    total, rows = probe_share(rep.stdout.decode(errors="replace"))
+    out["filtered_probe"] = {"total_pct": total, "rows": rows}
+    for path in (data, data_all, data_filtered):
         if args.keep_output:
             log("profile: perf data kept in %s" % path)
         else:
@@ -1018,6 +1059,11 @@ def report(args, results):
              fmt_n(med([r["filtered_on"]["delivered"] for r in frounds])),
              verdict(all(r["filtered_on"]["delivered"] == 0
                          for r in frounds))))
+    fp = (results.get("profile") or {}).get("filtered_probe")
+    if fp:
+        add("| filtered: the probe's share of the load generator's CPU "
+            "(whole-host profile of a %g s filtered storm; see below) | | | "
+            "%.2f%% | | |" % (args.profile_duration, fp["total_pct"]))
     sys_rounds = results.get("syscalls") or []
     if sys_rounds:
         off = med([r["off"] for r in sys_rounds])
@@ -1151,6 +1197,15 @@ def report(args, results):
         add("")
         lines.extend(prof["loadgen"][:20])
         add("```")
+        fp = prof.get("filtered_probe")
+        if fp:
+            add("")
+            add("Whole host during a %g s filtered storm: the connect probe's "
+                "symbols (bench/run.py `PROBE_SYMBOLS`) took %.2f%% of the "
+                "load generator's samples: %s." %
+                (args.profile_duration, fp["total_pct"],
+                 ", ".join("`%s` %.2f%%" % (sym, pct)
+                           for pct, sym in fp["rows"][:12]) or "none"))
     return "\n".join(lines)
 
 
