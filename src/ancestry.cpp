@@ -90,9 +90,8 @@ void TableAncestry::apply(const ProcEvent &event) {
 }
 
 Ancestry TableAncestry::resolve(const ConnectEvent &event) {
-  // The connecting task's uid, as of its connect.
-  table_.set_uid(event.pid, event.uid);
-  const ProcessRecord *rec = table_.find_live(event.pid);
+  // The connecting task's uid, as of its connect (one lookup for both).
+  const ProcessRecord *rec = table_.set_uid(event.pid, event.uid);
   if (!rec) {
     Ancestry out = fallback_.resolve(event);
     std::string why = "process " + std::to_string(event.pid) +

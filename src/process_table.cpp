@@ -116,12 +116,18 @@ void ProcessTable::exit(uint32_t pid) {
   mark_exited(records_[it->second]);
 }
 
-void ProcessTable::set_uid(uint32_t pid, uint32_t uid) {
+const ProcessRecord *ProcessTable::set_uid(uint32_t pid, uint32_t uid) {
   auto it = live_.find(pid);
-  if (it != live_.end() && records_[it->second].uid != uid) {
-    records_[it->second].uid = uid;
-    records_[it->second].node.reset();
+  if (it == live_.end())
+    return nullptr;
+  auto rec = records_.find(it->second);
+  if (rec == records_.end())
+    return nullptr;
+  if (rec->second.uid != uid) {
+    rec->second.uid = uid;
+    rec->second.node.reset();
   }
+  return &rec->second;
 }
 
 const ProcessRecord *ProcessTable::find_live(uint32_t pid) const {

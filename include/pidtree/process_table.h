@@ -59,7 +59,8 @@ class ProcessTable {
             bool clone_parent);
   void exec(uint32_t pid, uint32_t uid, std::string cmdline, std::string note);
   void exit(uint32_t pid);
-  void set_uid(uint32_t pid, uint32_t uid);
+  // Sets the running process's uid; returns it (nullptr if none runs).
+  const ProcessRecord *set_uid(uint32_t pid, uint32_t uid);
 
   // The running process with this pid, or nullptr.
   const ProcessRecord *find_live(uint32_t pid) const;

@@ -216,7 +216,9 @@ TEST_F(ProcessTableTest, ExecWithoutForkMarksTheParentUnknown) {
 
 TEST_F(ProcessTableTest, UidChangesShowInTheTree) {
   table.fork(10 * kSec, 100, 1, 0, false);
-  table.set_uid(100, 1000);
+  EXPECT_EQ(table.set_uid(100, 1000), table.find_live(100));
+  EXPECT_EQ(table.find_live(100)->uid, 1000u);
+  EXPECT_EQ(table.set_uid(4242, 1000), nullptr);  // nothing runs there
   ConnectEvent ev;
   ev.pid = 100;
   ev.uid = 1000;
