@@ -150,6 +150,29 @@ class TestReport(unittest.TestCase):
         self.assertNotIn("| 3 | 100,000 →", text)
 
 
+class TestFilteredOnlyReport(unittest.TestCase):
+    def test_no_reported_rounds(self):
+        """--rounds 0: the filtered rows, and nothing about reported
+        storms."""
+        rounds = [{"filtered_off": phase(100000.0),
+                   "filtered_on": phase(100000.0 * f, delivered=0,
+                                        tracer_cpu_pct_in_storm=0.1)}
+                  for f in (0.95, 0.96, 0.99)]
+        args = argparse.Namespace(
+            duration=10.0, filtered_duration=3.0, workers=2, tracer_args="",
+            tracer_output="pipe", workdir_base="/dev/shm", max_busy=25,
+            trailing=4, quiet_wait=120, profile_duration=5.0)
+        text = run.report(args, {"command": "bench/run.py", "date": "d",
+                                 "version": "v", "stale_sources": [],
+                                 "throughput": rounds})
+        self.assertIn("| filtered destinations: connects/s (3 rounds) | "
+                      "100,000 | 96,000 | 96.0% on/off", text)
+        self.assertIn("**FAIL**", text)
+        self.assertFalse([l for l in text.splitlines()
+                          if l.startswith("| reported")])
+        self.assertIn("Filtered-only rounds 1–3", text)
+
+
 class TestProbeShare(unittest.TestCase):
     def test_only_the_probes_symbols_count(self):
         text = "\n".join([
