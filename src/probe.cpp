@@ -136,8 +136,7 @@ std::string ConnectProbe::attach_probes(const ProgramShape &shape) {
         !(err = attach_tracepoint("sched", "sched_process_exit")).empty())
       return err;
   }
-  if (shape.backend == Backend::kTracepoint && shape.sock_offsets) {
-    // bpf/tcp_connect_tracepoint.bpf.c: the same tracepoint, raw.
+  if (shape.raw_connect_tracepoint()) {
     auto status = bpf_->attach_raw_tracepoint(
         "inet_sock_set_state", "raw_tracepoint__inet_sock_set_state");
     if (!status.ok())

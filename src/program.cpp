@@ -37,7 +37,7 @@ std::string build_program(const ProgramShape &shape) {
     out += "#define PIDTREE_MM_ARG_END " +
            std::to_string(shape.argv_offsets->mm_arg_end) + "\n";
   }
-  const bool raw = shape.backend == Backend::kTracepoint && shape.sock_offsets;
+  const bool raw = shape.raw_connect_tracepoint();
   out += "#define PIDTREE_SOCK_FROM_BTF " + std::to_string(raw ? 1 : 0) + "\n";
   if (raw) {
     const SockOffsets &o = *shape.sock_offsets;

@@ -31,6 +31,12 @@ struct ProgramShape {
   // Tracepoint backend: read the socket at these offsets (from the kernel's
   // BTF) in a raw tracepoint; without, read the classic tracepoint's record.
   std::optional<SockOffsets> sock_offsets;
+
+  // The connect probe is sock:inet_sock_set_state attached raw, reading
+  // the socket at sock_offsets (bpf/tcp_connect_tracepoint.bpf.c).
+  bool raw_connect_tracepoint() const {
+    return backend == Backend::kTracepoint && sock_offsets.has_value();
+  }
 };
 
 ProgramShape shape_for(Backend resolved, const FilterConfig &filters);
