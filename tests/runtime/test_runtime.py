@@ -116,6 +116,12 @@ def all_prog_ids():
             harness.prog_ids("raw_tracepoint"))
 
 
+# Runs the command after it with the kernel's BTF hidden: /dev/null bound
+# over it in a mount namespace of its own (nothing else sees the mount).
+HIDE_BTF = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+            'mount --bind /dev/null %s && exec "$@"' % harness.KERNEL_BTF,
+            "sh"]
+
 # With the kernel's BTF, the tracepoint backend's program is a raw
 # tracepoint (bpf/tcp_connect_tracepoint.bpf.c).
 RAW_CONNECT_TRACEPOINT = (EXPECTED_BACKEND == "tracepoint" and
@@ -930,13 +936,10 @@ class TestBackends(unittest.TestCase, EventAsserts):
         (/dev/null bound over it in a mount namespace of the test's own) it
         reads the classic tracepoint's record. Both report the same fields
         for the same connects, and filter the same ones."""
-        hide_btf = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                    'mount --bind /dev/null %s && exec "$@"'
-                    % harness.KERNEL_BTF, "sh"]
         seen = {}
         # The same in both modes.
         port, sport, sport2 = next_port(), next_port(), next_port()
-        for mode, prefix in (("raw", ()), ("classic", hide_btf)):
+        for mode, prefix in (("raw", ()), ("classic", HIDE_BTF)):
             with self.subTest(mode=mode):
                 if mode == "raw" and not os.path.exists(harness.KERNEL_BTF):
                     self.fail("this kernel has no BTF to test the raw "
@@ -1021,11 +1024,8 @@ class TestRuntimeErrors(unittest.TestCase):
         in one line; `auto` says so in a note and builds the program that
         reads argv at execve()."""
         def run(*args):
-            script = ('mount --bind /dev/null %s && exec "$@"'
-                      % harness.KERNEL_BTF)
             return subprocess.run(
-                ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                 script, "sh", BINARY] + list(args),
+                HIDE_BTF + [BINARY] + list(args),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, timeout=60)
 
