@@ -824,10 +824,10 @@ def short_symbol(text):
     return text
 
 
-def perf_rows(data, extra):
+def perf_rows(data, extra, percent_limit="0.5"):
     rep = subprocess.run(
         ["perf", "report", "-i", data, "--stdio", "--no-inline", "-g", "none",
-         "--percent-limit", "0.5"] + extra,
+         "--percent-limit", percent_limit] + extra,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     rows = []
     for line in rep.stdout.decode(errors="replace").splitlines():
@@ -931,12 +931,9 @@ def profile(args, ns, chain):
                    ["perf", "record", "-q", "-a", "-e", "cpu-clock", "-F",
                     str(args.perf_freq), "-o", data_filtered], "the host",
                    addr=FILTERED)
-    rep = subprocess.run(
-        ["perf", "report", "-i", data_filtered, "--stdio", "--no-children",
-         "--comm", "loadgen", "--percentage", "relative", "--sort", "sym",
-         "--percent-limit", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    total, rows = probe_share(rep.stdout.decode(errors="replace"))
+    total, rows = probe_share("\n".join(perf_rows(
+        data_filtered, ["--no-children", "--comm", "loadgen", "--percentage",
+                        "relative", "--sort", "sym"], percent_limit="0")))
     out["filtered_probe"] = {"total_pct": total, "rows": rows}
     for path in (data, data_all, data_filtered):
         if args.keep_output:
