@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "pidtree/ancestry.h"
-#include "pidtree/process_table.h"
-#include "pidtree/procfs.h"
-#include "pidtree/users.h"
+#include "process/ancestry.h"
+#include "process/process_table.h"
+#include "process/procfs.h"
+#include "process/users.h"
 
 using namespace pidtree;
 

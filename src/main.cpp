@@ -13,21 +13,21 @@
 #include <iostream>
 #include <optional>
 
-#include "pidtree/ancestry.h"
-#include "pidtree/btf.h"
-#include "pidtree/clock.h"
-#include "pidtree/config.h"
-#include "pidtree/config_reload.h"
-#include "pidtree/filter_maps.h"
-#include "pidtree/options.h"
-#include "pidtree/output.h"
-#include "pidtree/preflight.h"
-#include "pidtree/probe.h"
-#include "pidtree/process_table.h"
-#include "pidtree/procfs.h"
-#include "pidtree/program.h"
-#include "pidtree/tracer.h"
-#include "pidtree/users.h"
+#include "process/ancestry.h"
+#include "kernel/btf.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "config/config_reload.h"
+#include "kernel/filter_maps.h"
+#include "config/options.h"
+#include "output/output.h"
+#include "kernel/preflight.h"
+#include "kernel/probe.h"
+#include "process/process_table.h"
+#include "process/procfs.h"
+#include "kernel/program.h"
+#include "pipeline/tracer.h"
+#include "process/users.h"
 
 namespace {
 

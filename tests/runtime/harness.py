@@ -509,7 +509,7 @@ def proc_cmdline(pid):
 
 
 # What the kernel keeps of an argv (bpf/event.h: PIDTREE_ARGS_SIZE) and the
-# marker of a cut command line (include/pidtree/procfs.h).
+# marker of a cut command line (src/process/procfs.h).
 ARGS_SIZE = 8192
 CUT_MARKER = "...[truncated]"
 KERNEL_BTF = "/sys/kernel/btf/vmlinux"  # --exec-argv auto reads argv from

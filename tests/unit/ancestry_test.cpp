@@ -1,5 +1,5 @@
 // ProcAncestry: walking parent pids through a ProcessSource.
-#include "pidtree/ancestry.h"
+#include "process/ancestry.h"
 
 #include <gtest/gtest.h>
 #include <pwd.h>

@@ -1,7 +1,7 @@
 // Kernel struct offsets from BTF: small BTF files are built here with
 // libbpf (task_struct and mm_struct, arg_start inside an anonymous struct,
 // and sock with its sock_common unions, as in Linux 6.x), then read back.
-#include "pidtree/btf.h"
+#include "kernel/btf.h"
 
 #include <bpf/btf.h>
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // The YAML configuration: Yelp pidtree-bcc's format, includes, validation
 // with file:line:column, and how it combines with the command line.
-#include "pidtree/config.h"
+#include "config/config.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 // Decoding raw perf-buffer records into ConnectEvent.
-#include "pidtree/decode.h"
+#include "probes/decode.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "pidtree/event_orderer.h"
+#include "pipeline/event_orderer.h"
 
 #include <gtest/gtest.h>
 

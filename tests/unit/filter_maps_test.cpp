@@ -1,7 +1,7 @@
 // FilterMaps: rule sets written side by side and switched with one write.
-#include "pidtree/filter_maps.h"
+#include "kernel/filter_maps.h"
 
-#include "pidtree/program.h"
+#include "kernel/program.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Filter rules: the reference matcher (is_filtered), the BPF map contents
 // (to_map_entries), and a property test that the two agree.
-#include "pidtree/filters.h"
+#include "config/filters.h"
 
 #include <gtest/gtest.h>
 

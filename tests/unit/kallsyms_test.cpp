@@ -1,7 +1,7 @@
 // Picking BCC's symbols out of kallsyms text, and running a function on a
 // thread of its own. (That the thread's /proc/kallsyms is the short one is a
 // runtime test: it needs root.)
-#include "pidtree/kallsyms.h"
+#include "kernel/kallsyms.h"
 
 #include <gtest/gtest.h>
 #include <sys/syscall.h>

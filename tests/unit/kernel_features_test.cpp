@@ -1,5 +1,5 @@
 // KernelFeatures over fake root trees, and backend resolution.
-#include "pidtree/kernel_features.h"
+#include "kernel/kernel_features.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

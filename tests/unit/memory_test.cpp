@@ -1,6 +1,6 @@
 // Which mappings may be dropped after the compile, from smaps text, and that
 // dropping one really gives its pages back without changing what it reads.
-#include "pidtree/memory.h"
+#include "kernel/memory.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

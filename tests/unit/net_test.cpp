@@ -1,6 +1,6 @@
 // Addresses, CIDRs and port specs: strict parsing, RFC 5952 formatting and
 // one-line error messages that name the offending value.
-#include "pidtree/net.h"
+#include "common/net.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // Command-line parsing: defaults, every flag, and one-line errors (exit 2).
-#include "pidtree/options.h"
+#include "config/options.h"
 
 #include <gtest/gtest.h>
 

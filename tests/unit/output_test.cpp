@@ -1,6 +1,6 @@
 // JSON lines (one per event, no matter what processes put in their names)
 // and the line sink (pipes, files, a reader that went away).
-#include "pidtree/output.h"
+#include "output/output.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "event.h"
-#include "pidtree/ancestry.h"
-#include "pidtree/decode.h"
-#include "pidtree/process_table.h"
-#include "pidtree/procfs.h"
-#include "pidtree/program.h"
-#include "pidtree/tracer.h"
+#include "process/ancestry.h"
+#include "probes/decode.h"
+#include "process/process_table.h"
+#include "process/procfs.h"
+#include "kernel/program.h"
+#include "pipeline/tracer.h"
 
 namespace pidtree {
 namespace {

@@ -1,9 +1,9 @@
-#include "pidtree/process_table.h"
+#include "process/process_table.h"
 
 #include <gtest/gtest.h>
 #include <time.h>
 
-#include "pidtree/ancestry.h"
+#include "process/ancestry.h"
 
 namespace pidtree {
 namespace {

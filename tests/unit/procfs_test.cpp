@@ -1,5 +1,5 @@
 // /proc parsing: status text, cmdline joining, and ProcFs over fixture trees.
-#include "pidtree/procfs.h"
+#include "process/procfs.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 // The generated BPF program: right backend, right defines, shared layouts,
 // and no user-supplied text.
-#include "pidtree/program.h"
+#include "kernel/program.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "pidtree/options.h"
+#include "config/options.h"
 
 namespace pidtree {
 namespace {

@@ -1,5 +1,5 @@
 // The per-event pipeline with fakes around it, and the clock formatting.
-#include "pidtree/tracer.h"
+#include "pipeline/tracer.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "event.h"
-#include "pidtree/clock.h"
+#include "common/clock.h"
 
 namespace pidtree {
 namespace {

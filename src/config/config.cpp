@@ -1,0 +1,537 @@
+#include "config/config.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+
+namespace pidtree {
+
+namespace {
+
+constexpr int kMaxIncludeDepth = 16;
+
+// A YAML node, the file it came from and the chain of files that included
+// that one (the root file first).
+struct Sourced {
+  YAML::Node node;
+  std::shared_ptr<const std::string> file;
+  std::shared_ptr<const std::vector<std::string>> chain;
+};
+
+class Loader {
+ public:
+  explicit Loader(FileConfig *out) : out_(out) {}
+
+  Sourced load_file(const std::string &path, const Sourced *from);
+  // Follows `!include` (also when the included file is itself one).
+  Sourced resolve(Sourced s);
+  void document(const Sourced &root);
+
+ private:
+  [[noreturn]] void fail(const Sourced &at, const std::string &path,
+                         const std::string &message) const;
+  std::string key_text(const Sourced &map, const YAML::Node &key,
+                       const std::string &path);
+  void probe(const std::string &name, const Sourced &value);
+  std::vector<NetRule> filters(const Sourced &value, const std::string &path);
+  NetRule filter(const Sourced &value, const std::string &path,
+                 std::set<std::string> *names);
+  Cidr network(const Sourced &network, const Sourced *mask,
+               const std::string &path);
+  std::vector<PortRange> ports(const Sourced &value, const std::string &path);
+  void plugins(const Sourced &value, const std::string &path);
+  void string_list(const Sourced &value, const std::string &path);
+  bool boolean(const Sourced &value, const std::string &path);
+  long integer(const Sourced &value, const std::string &path, long min,
+               long max);
+  std::string scalar(const Sourced &value, const std::string &path,
+                     const char *what);
+  Sourced child(const Sourced &parent, const YAML::Node &node) {
+    return resolve(Sourced{node, parent.file, parent.chain});
+  }
+  Sourced at(const Sourced &parent, const YAML::Node &node) {
+    return Sourced{node, parent.file, parent.chain};
+  }
+
+  FileConfig *out_;
+};
+
+std::string position(const std::string &file, const YAML::Mark &mark) {
+  // yaml-cpp counts from 0; editors from 1. A node without a mark (-1)
+  // stands for the file's start.
+  int line = mark.line >= 0 ? mark.line + 1 : 1;
+  int col = mark.column >= 0 ? mark.column + 1 : 1;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(col);
+}
+
+void Loader::fail(const Sourced &at, const std::string &path,
+                  const std::string &message) const {
+  throw ConfigError(position(*at.file, at.node.Mark()) + ": " +
+                    (path.empty() ? "" : path + ": ") + message);
+}
+
+Sourced Loader::load_file(const std::string &path, const Sourced *from) {
+  if (path.find("://") != std::string::npos) {
+    std::string why =
+        "remote includes are not supported (this host may not "
+        "reach '" +
+        printable(path) + "'); copy the file locally";
+    if (from)
+      fail(*from, "!include", why);
+    throw ConfigError(printable(path) + ": " + why);
+  }
+  std::string full = path;
+  if (from && !path.empty() && path[0] != '/') {
+    size_t slash = from->file->rfind('/');
+    if (slash != std::string::npos)
+      full = from->file->substr(0, slash + 1) + path;
+  }
+  char real[PATH_MAX];
+  std::string canonical = realpath(full.c_str(), real) ? real : full;
+  auto chain = std::make_shared<std::vector<std::string>>();
+  if (from) {
+    *chain = *from->chain;
+    if (std::find(chain->begin(), chain->end(), canonical) != chain->end())
+      fail(*from, "!include",
+           "'" + printable(path) + "' is already being included (a loop)");
+    if (chain->size() >= kMaxIncludeDepth)
+      fail(*from, "!include",
+           "includes nested deeper than " + std::to_string(kMaxIncludeDepth));
+  }
+  chain->push_back(canonical);
+  auto file = std::make_shared<const std::string>(full);
+  YAML::Node node;
+  try {
+    node = YAML::LoadFile(full);
+  } catch (const YAML::BadFile &) {
+    std::string why = "cannot read '" + printable(full) + "'";
+    if (from)
+      fail(*from, "!include", why);
+    throw ConfigError(printable(full) + ": " + why);
+  } catch (const YAML::Exception &e) {
+    throw ConfigError(position(full, e.mark) +
+                      ": invalid YAML: " + printable(e.msg));
+  }
+  if (std::find(out_->files.begin(), out_->files.end(), full) ==
+      out_->files.end())
+    out_->files.push_back(full);
+  return Sourced{node, file, chain};
+}
+
+Sourced Loader::resolve(Sourced s) {
+  while (s.node.Tag() == "!include") {
+    if (!s.node.IsScalar())
+      fail(s, "!include", "expected a file name");
+    s = load_file(s.node.Scalar(), &s);
+  }
+  return s;
+}
+
+std::string Loader::scalar(const Sourced &v, const std::string &path,
+                           const char *what) {
+  if (!v.node.IsScalar())
+    fail(v, path, std::string("expected ") + what);
+  return v.node.Scalar();
+}
+
+bool Loader::boolean(const Sourced &v, const std::string &path) {
+  bool b = false;
+  if (!v.node.IsScalar() || !YAML::convert<bool>::decode(v.node, b))
+    fail(v, path, "expected true or false");
+  return b;
+}
+
+long Loader::integer(const Sourced &v, const std::string &path, long min,
+                     long max) {
+  std::string text = scalar(v, path, "a number");
+  bool digits = !text.empty() && text.size() <= 18 &&
+                std::all_of(text.begin(), text.end(),
+                            [](char c) { return c >= '0' && c <= '9'; });
+  long n = digits ? std::stol(text) : -1;
+  if (!digits || n < min || n > max)
+    fail(v, path,
+         "expected a whole number from " + std::to_string(min) + " to " +
+             std::to_string(max) + ", got '" + printable(text) + "'");
+  return n;
+}
+
+std::string Loader::key_text(const Sourced &map, const YAML::Node &key,
+                             const std::string &path) {
+  if (!key.IsScalar())
+    fail(at(map, key), path, "expected a plain key");
+  return key.Scalar();
+}
+
+std::vector<PortRange> Loader::ports(const Sourced &v,
+                                     const std::string &path) {
+  if (!v.node.IsSequence())
+    fail(v, path, "expected a list of ports or ranges, e.g. [22, 8000-9000]");
+  std::vector<PortRange> out;
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    Sourced item = child(v, v.node[i]);
+    std::string item_path = path + "[" + std::to_string(i) + "]";
+    std::string text = scalar(item, item_path, "a port or a range");
+    try {
+      out.push_back(parse_port_range(text));
+    } catch (const InputError &e) {
+      fail(item, item_path, e.what());
+    }
+  }
+  return out;
+}
+
+Cidr Loader::network(const Sourced &net, const Sourced *mask,
+                     const std::string &path) {
+  const std::string net_path = path + ".network";
+  const std::string mask_path = path + ".network_mask";
+  std::string text = scalar(net, net_path, "an address");
+  size_t slash = text.find('/');
+  if (slash != std::string::npos && mask)
+    fail(*mask, mask_path,
+         "the network already has a prefix length; give one or the other");
+  if (slash == std::string::npos && !mask)
+    fail(net, path,
+         "network_mask is missing (or write the network as address/length)");
+  IpAddress addr;
+  try {
+    addr = parse_ip(text.substr(0, slash));
+  } catch (const InputError &e) {
+    fail(net, net_path, e.what());
+  }
+  const long max = static_cast<long>(addr.max_prefix());
+  unsigned prefix = 0;
+  if (slash != std::string::npos) {
+    std::string len = text.substr(slash + 1);
+    bool digits = !len.empty() && len.size() <= 3 &&
+                  (len.size() == 1 || len[0] != '0') &&
+                  std::all_of(len.begin(), len.end(),
+                              [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stol(len) > max)
+      fail(net, net_path,
+           "prefix length must be 0-" + std::to_string(max) + ", got '" +
+               printable(len) + "'");
+    prefix = static_cast<unsigned>(std::stol(len));
+  } else {
+    std::string mask_text =
+        scalar(*mask, mask_path, "a mask (255.0.0.0, ffff:ff00:: or 8)");
+    if (!mask_text.empty() &&
+        std::all_of(mask_text.begin(), mask_text.end(),
+                    [](char c) { return c >= '0' && c <= '9'; })) {
+      prefix = static_cast<unsigned>(integer(*mask, mask_path, 0, max));
+    } else {
+      IpAddress m;
+      try {
+        m = parse_ip(mask_text);
+      } catch (const InputError &) {
+        fail(*mask, mask_path,
+             "expected a mask like 255.255.0.0 (IPv4), ffff:ffff:: (IPv6) "
+             "or a prefix length, got '" +
+                 printable(mask_text) + "'");
+      }
+      if (m.family != addr.family)
+        fail(*mask, mask_path,
+             "the mask and the network are not of one family");
+      // Leading ones, then zeros only: anything else is a non-contiguous
+      // mask, which no prefix can express.
+      bool zero_seen = false;
+      for (size_t i = 0; i < m.size(); ++i)
+        for (int bit = 7; bit >= 0; --bit) {
+          bool one = (m.bytes[i] >> bit) & 1;
+          if (one && zero_seen)
+            fail(*mask, mask_path,
+                 "'" + printable(mask_text) +
+                     "' is not a contiguous mask (ones, then zeros)");
+          if (one)
+            ++prefix;
+          else
+            zero_seen = true;
+        }
+    }
+  }
+  IpAddress masked = mask_address(addr, prefix);
+  if (!(masked == addr))
+    out_->notes.push_back(position(*net.file, net.node.Mark()) + ": " +
+                          net_path + ": " + format_ip(addr) + "/" +
+                          std::to_string(prefix) +
+                          " has host bits set; using " + format_ip(masked) +
+                          "/" + std::to_string(prefix));
+  try {
+    // Also refuses IPv4-mapped IPv6 networks, as on the command line.
+    return parse_cidr(format_ip(masked) + "/" + std::to_string(prefix));
+  } catch (const InputError &e) {
+    fail(net, net_path, e.what());
+  }
+}
+
+NetRule Loader::filter(const Sourced &v, const std::string &path,
+                       std::set<std::string> *names) {
+  if (!v.node.IsMap())
+    fail(v, path,
+         "expected a filter (subnet_name, network, network_mask, ...)");
+  std::map<std::string, Sourced> fields;
+  for (auto kv : v.node) {
+    std::string key = key_text(v, kv.first, path);
+    static const std::set<std::string> kKeys = {
+        "subnet_name", "network",      "network_mask",
+        "description", "except_ports", "include_ports"};
+    if (!kKeys.count(key))
+      fail(at(v, kv.first), path,
+           "unknown key '" + printable(key) +
+               "' (expected subnet_name, network, network_mask, "
+               "description, except_ports or include_ports)");
+    fields[key] = child(v, kv.second);
+  }
+  if (!fields.count("subnet_name"))
+    fail(v, path, "subnet_name is missing");
+  std::string name =
+      scalar(fields["subnet_name"], path + ".subnet_name", "a name");
+  if (!names->insert(name).second)
+    fail(fields["subnet_name"], path + ".subnet_name",
+         "'" + printable(name) +
+             "' is used by another filter (names must "
+             "be unique)");
+  if (fields.count("description"))
+    scalar(fields["description"], path + ".description", "text");
+  if (!fields.count("network"))
+    fail(v, path, "network is missing");
+  NetRule rule;
+  rule.network = network(
+      fields["network"],
+      fields.count("network_mask") ? &fields["network_mask"] : nullptr, path);
+  if (fields.count("except_ports") && fields.count("include_ports"))
+    fail(fields["include_ports"], path + ".include_ports",
+         "a filter takes except_ports or include_ports, not both");
+  if (fields.count("except_ports")) {
+    rule.mode = RulePorts::kExcept;
+    rule.ports = ports(fields["except_ports"], path + ".except_ports");
+  } else if (fields.count("include_ports")) {
+    rule.mode = RulePorts::kOnly;
+    rule.ports = ports(fields["include_ports"], path + ".include_ports");
+  }
+  return rule;
+}
+
+std::vector<NetRule> Loader::filters(const Sourced &v,
+                                     const std::string &path) {
+  if (v.node.IsNull())
+    return {};
+  if (!v.node.IsSequence())
+    fail(v, path, "expected a list of filters");
+  std::vector<NetRule> rules;
+  std::set<std::string> names;
+  std::map<std::string, std::string> networks;  // network -> where
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    std::string item_path = path + "[" + std::to_string(i) + "]";
+    Sourced item = child(v, v.node[i]);
+    NetRule rule = filter(item, item_path, &names);
+    std::string net = format_cidr(rule.network);
+    auto [it, fresh] = networks.emplace(net, item_path);
+    if (!fresh)
+      fail(item, item_path,
+           "network " + net + " is already filtered by " + it->second +
+               " (each network once; the most specific one decides)");
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+void Loader::string_list(const Sourced &v, const std::string &path) {
+  if (!v.node.IsSequence())
+    fail(v, path, "expected a list of strings");
+  for (size_t i = 0; i < v.node.size(); ++i)
+    scalar(child(v, v.node[i]), path + "[" + std::to_string(i) + "]",
+           "a string");
+}
+
+void Loader::plugins(const Sourced &v, const std::string &path) {
+  if (v.node.IsNull())
+    return;
+  if (!v.node.IsMap())
+    fail(v, path, "expected a map of plugin names to their settings");
+  // The plugins of Yelp's pidtree-bcc and their settings.
+  static const std::map<std::string, std::set<std::string>> kPlugins = {
+      {"sourceipmap", {"enabled", "hostfiles", "attribute_key"}},
+      {"loginuidmap", {"enabled", "top_level"}},
+      {"identityplugin", {"enabled"}},
+  };
+  for (auto kv : v.node) {
+    std::string name = key_text(v, kv.first, path);
+    auto known = kPlugins.find(name);
+    if (known == kPlugins.end())
+      fail(at(v, kv.first), path,
+           "unknown plugin '" + printable(name) +
+               "' (expected sourceipmap, loginuidmap or identityplugin)");
+    Sourced settings = child(v, kv.second);
+    std::string p = path + "." + name;
+    if (settings.node.IsNull())
+      continue;
+    if (!settings.node.IsMap())
+      fail(settings, p, "expected the plugin's settings");
+    for (auto s : settings.node) {
+      std::string key = key_text(settings, s.first, p);
+      if (!known->second.count(key))
+        fail(at(settings, s.first), p,
+             "unknown setting '" + printable(key) + "' of plugin " + name);
+      Sourced val = child(settings, s.second);
+      if (key == "enabled" || key == "top_level")
+        boolean(val, p + "." + key);
+      else if (key == "hostfiles")
+        string_list(val, p + "." + key);
+      else
+        scalar(val, p + "." + key, "a string");
+    }
+  }
+  out_->notes.push_back(path +
+                        ": plugins are validated but not run by this "
+                        "version");
+}
+
+void Loader::probe(const std::string &name, const Sourced &v) {
+  static const std::set<std::string> kCommon = {
+      "filters", "includeports", "excludeports", "plugins", "container_labels"};
+  static const std::set<std::string> kNetListen = {
+      "snapshot_periodicity", "protocols", "same_namespace_only",
+      "exclude_random_bind"};
+  if (!v.node.IsNull() && !v.node.IsMap())
+    fail(v, name, "expected the probe's settings (a map)");
+  ProbeConfig probe;
+  probe.present = true;
+  bool has_include = false, has_exclude = false;
+  if (v.node.IsMap()) {
+    for (auto kv : v.node) {
+      std::string key = key_text(v, kv.first, name);
+      std::string path = name + "." + key;
+      Sourced val = child(v, kv.second);
+      if (key == "filters") {
+        probe.has_filters = true;
+        probe.rules = filters(val, path);
+      } else if (key == "includeports") {
+        has_include = true;
+        probe.port_mode = PortMode::kInclude;
+        probe.ports = ports(val, path);
+      } else if (key == "excludeports") {
+        has_exclude = true;
+        probe.port_mode = PortMode::kExclude;
+        probe.ports = ports(val, path);
+      } else if (key == "plugins") {
+        plugins(val, path);
+      } else if (key == "container_labels") {
+        string_list(val, path);
+        out_->notes.push_back(path +
+                              ": container label matching is not "
+                              "supported by this version; ignored");
+      } else if (name == "net_listen" && kNetListen.count(key)) {
+        if (key == "snapshot_periodicity")
+          integer(val, path, 0, 31536000);
+        else if (key == "protocols") {
+          if (!val.node.IsSequence())
+            fail(val, path, "expected a list of protocols (tcp, udp)");
+          for (size_t i = 0; i < val.node.size(); ++i) {
+            Sourced p = child(val, val.node[i]);
+            std::string proto = scalar(p, path, "tcp or udp");
+            if (proto != "tcp" && proto != "udp")
+              fail(p, path + "[" + std::to_string(i) + "]",
+                   "expected tcp or udp, got '" + printable(proto) + "'");
+          }
+        } else {
+          boolean(val, path);
+        }
+      } else {
+        std::string expected =
+            "filters, includeports, excludeports, plugins, container_labels";
+        if (name == "net_listen")
+          expected +=
+              ", snapshot_periodicity, protocols, "
+              "same_namespace_only, exclude_random_bind";
+        fail(
+            at(v, kv.first), name,
+            "unknown key '" + printable(key) + "' (expected " + expected + ")");
+      }
+      if (has_include && has_exclude)
+        fail(val, path, "includeports and excludeports cannot be combined");
+    }
+  }
+  if (name == "tcp_connect")
+    out_->tcp_connect = std::move(probe);
+  else
+    out_->notes.push_back(name +
+                          ": this probe is not available yet; its settings "
+                          "were validated and are ignored");
+}
+
+void Loader::document(const Sourced &root_in) {
+  Sourced root = resolve(root_in);
+  if (root.node.IsNull())
+    return;  // an empty file: nothing configured
+  if (!root.node.IsMap())
+    fail(root, "", "expected a map of probe names (tcp_connect, ...)");
+  std::set<std::string> seen;
+  for (auto kv : root.node) {
+    std::string key = key_text(root, kv.first, "");
+    if (!key.empty() && key[0] == '_')
+      continue;  // anchors and other private blocks
+    if (key != "tcp_connect" && key != "net_listen" && key != "udp_session")
+      fail(at(root, kv.first), "",
+           "unknown probe '" + printable(key) +
+               "' (expected tcp_connect, net_listen, udp_session, or a key "
+               "starting with _)");
+    probe(key, child(root, kv.second));
+  }
+}
+
+}  // namespace
+
+FileConfig load_config(const std::string &path) {
+  FileConfig out;
+  Loader loader(&out);
+  try {
+    Sourced root = loader.load_file(path, nullptr);
+    loader.document(root);
+  } catch (const YAML::Exception &e) {
+    // Conversions inside yaml-cpp; positions are best effort here.
+    throw ConfigError(printable(path) + ":" + std::to_string(e.mark.line + 1) +
+                      ":" + std::to_string(e.mark.column + 1) +
+                      ": invalid configuration: " + printable(e.msg));
+  }
+  return out;
+}
+
+FilterConfig combine_filters(const FileConfig *file,
+                             const CommandLineFilters &cli) {
+  FilterConfig out;
+  const ProbeConfig *probe = file ? &file->tcp_connect : nullptr;
+  if (probe && probe->has_filters)
+    out.rules = probe->rules;
+  else if (!cli.no_default_filters)
+    out.rules = default_rules();
+  for (const Cidr &net : cli.networks) {
+    auto same =
+        std::find_if(out.rules.begin(), out.rules.end(),
+                     [&](const NetRule &r) { return r.network == net; });
+    // The command line's filter drops every port of its network.
+    if (same != out.rules.end())
+      *same = NetRule{net, RulePorts::kAll, {}};
+    else
+      out.rules.push_back(NetRule{net, RulePorts::kAll, {}});
+  }
+  PortMode file_mode = probe ? probe->port_mode : PortMode::kNone;
+  if (file_mode != PortMode::kNone && cli.port_mode != PortMode::kNone &&
+      file_mode != cli.port_mode)
+    throw InputError(
+        std::string(cli.port_mode == PortMode::kInclude ? "--include-ports"
+                                                        : "--exclude-ports") +
+        " cannot be combined with the configuration's " +
+        (file_mode == PortMode::kInclude ? "includeports" : "excludeports"));
+  out.port_mode = cli.port_mode != PortMode::kNone ? cli.port_mode : file_mode;
+  if (probe && file_mode != PortMode::kNone)
+    out.ports = probe->ports;
+  out.ports.insert(out.ports.end(), cli.ports.begin(), cli.ports.end());
+  return out;
+}
+
+}  // namespace pidtree

@@ -1,0 +1,75 @@
+#include "config/config_reload.h"
+
+#include <cstdio>
+
+namespace pidtree {
+
+namespace {
+
+// Quiet time after the last change before the file is read.
+constexpr auto kSettle = std::chrono::milliseconds(150);
+
+void print_notes(const FileConfig &config) {
+  for (const auto &note : config.notes)
+    std::fprintf(stderr, "pidtree-bcc: note: %s\n", note.c_str());
+}
+
+}  // namespace
+
+void ConfigReloader::start(const FileConfig &loaded) {
+  if (!watch_)
+    return;
+  std::string err = watcher_.watch(loaded.files);
+  if (!err.empty())
+    std::fprintf(stderr, "pidtree-bcc: warning: %s\n", err.c_str());
+}
+
+void ConfigReloader::poll() {
+  auto now = std::chrono::steady_clock::now();
+  if (watch_ && watcher_.changed()) {
+    change_pending_ = true;
+    last_change_ = now;
+  }
+  if (requested_) {
+    requested_ = false;
+    change_pending_ = false;
+    reload("SIGHUP");
+  } else if (change_pending_ && now - last_change_ >= kSettle) {
+    change_pending_ = false;
+    reload("file change");
+  }
+}
+
+void ConfigReloader::reload(const char *trigger) {
+  std::string reason;
+  size_t rules = 0;
+  try {
+    FileConfig config = load_config(path_);
+    FilterConfig filters = combine_filters(&config, cli_);
+    rules = filters.rules.size();
+    reason = maps_.apply(filters);
+    if (reason.empty()) {
+      print_notes(config);
+      if (watch_)
+        watcher_.watch(config.files);  // includes may have changed
+    }
+  } catch (const std::exception &e) {
+    reason = e.what();
+  }
+  bool applied = reason.empty();
+  if (applied)
+    std::fprintf(stderr,
+                 "pidtree-bcc: configuration reloaded (%s): %zu network "
+                 "rules\n",
+                 trigger, rules);
+  else
+    std::fprintf(stderr,
+                 "pidtree-bcc: configuration reload refused (%s), the "
+                 "running rules stay: %s\n",
+                 trigger, reason.c_str());
+  sink_.add_line(
+      formatter_.config_reload(applied, trigger, path_, reason, rules,
+                               format_rfc3339_utc(clock_.realtime_ns())));
+}
+
+}  // namespace pidtree

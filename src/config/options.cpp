@@ -1,0 +1,201 @@
+#include "config/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <initializer_list>
+#include <utility>
+
+namespace pidtree {
+
+const char kVersion[] = PIDTREE_VERSION;
+
+const char *backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::kAuto:
+      return "auto";
+    case Backend::kKprobe:
+      return "kprobe";
+    case Backend::kTracepoint:
+      return "tracepoint";
+  }
+  return "?";
+}
+
+namespace {
+
+// CLI11 messages may span lines and echo what was typed; the contract is
+// one printable line on stderr.
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  while (!text.empty() && text.back() == ' ')
+    text.pop_back();
+  return printable(text);
+}
+
+// The value named by `text` among `choices`, or an InputError listing
+// them ("invalid --flag 'x': expected a, b or c").
+template <typename T>
+T choose(const char *flag, const std::string &text,
+         std::initializer_list<std::pair<const char *, T>> choices) {
+  std::string expected;
+  size_t i = 0;
+  for (const auto &[name, value] : choices) {
+    if (text == name)
+      return value;
+    expected += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ");
+    expected += name;
+    ++i;
+  }
+  throw InputError(std::string("invalid ") + flag + " '" + printable(text) +
+                   "': expected " + expected);
+}
+
+}  // namespace
+
+ParseResult parse_options(int argc, const char *const *argv) {
+  ParseResult result;
+  Options &opt = result.options;
+
+  CLI::App app{
+      "Trace outbound TCP connects and print each one as a JSON line with the "
+      "whole chain of processes that made it.",
+      "pidtree-bcc"};
+  app.set_version_flag("-v,--version", std::string("pidtree-bcc ") + kVersion);
+
+  std::string backend = "auto";
+  std::vector<std::string> filters;
+  std::string include_ports, exclude_ports;
+  bool no_default_filters = false;
+
+  app.add_option("--backend", backend,
+                 "Probe backend: auto (kprobe where the kernel has kprobes, "
+                 "else tracepoint), kprobe, or tracepoint")
+      ->type_name("auto|kprobe|tracepoint");
+  app.add_option("--filter", filters,
+                 "Do not report connects to this network (CIDR, IPv4 or "
+                 "IPv6; repeatable), in addition to the defaults")
+      ->type_name("CIDR")
+      ->take_all();
+  app.add_flag("--no-default-filters", no_default_filters,
+               "Do not exclude loopback, private and link-local networks");
+  auto *inc = app.add_option(
+      "--include-ports", include_ports,
+      "Only report connects to these destination ports, e.g. 80,443,8000-9000");
+  inc->type_name("SPEC");
+  auto *exc = app.add_option(
+      "--exclude-ports", exclude_ports,
+      "Do not report connects to these destination ports, e.g. 22,8000-9000");
+  exc->type_name("SPEC");
+  inc->excludes(exc);
+  app.add_option("-f,--output-file", opt.output_file,
+                 "Write JSON lines to this file (appended); - is stdout")
+      ->type_name("PATH");
+  app.add_option("-c,--config", opt.config_file,
+                 "YAML configuration file in Yelp pidtree-bcc's format; "
+                 "SIGHUP reloads it")
+      ->type_name("FILE");
+  bool watch_only = false;
+  app.add_flag("-w,--watch-config", watch_only,
+               "Reload the configuration when it (or a file it includes) "
+               "changes");
+  app.add_flag("-p,--print-and-quit", opt.print_and_quit,
+               "Print the generated BPF program and exit (no root needed)");
+  auto *perf_pages =
+      app.add_option("--perf-pages", opt.perf_pages,
+                     "Perf buffer size per CPU in 4 KiB pages (power of two)")
+          ->type_name("N");
+
+  std::string ancestry = "table";
+  app.add_option("--ancestry", ancestry,
+                 "Where process trees come from: table (kept from kernel "
+                 "events, race-free) or proc (read from /proc when the event "
+                 "is handled; racy, for comparison)")
+      ->type_name("table|proc");
+  std::string exec_argv = "auto";
+  app.add_option("--exec-argv", exec_argv,
+                 "Where the process table reads a new program's argv: "
+                 "memory (the process's, at exec; offsets from the kernel's "
+                 "BTF), syscall (execve()'s arguments; syscall tracepoints "
+                 "slow every syscall on the host), or auto (memory where "
+                 "the kernel has BTF)")
+      ->type_name("auto|memory|syscall");
+  app.add_option("--max-exited", opt.max_exited,
+                 "Exited processes kept for the trees of their live "
+                 "descendants; beyond this the oldest are evicted")
+      ->type_name("N");
+
+  try {
+    app.parse(argc, argv);
+    opt.ancestry = choose<AncestrySource>(
+        "--ancestry", ancestry,
+        {{"table", AncestrySource::kTable}, {"proc", AncestrySource::kProc}});
+    opt.exec_argv = choose<ExecArgv>("--exec-argv", exec_argv,
+                                     {{"auto", ExecArgv::kAuto},
+                                      {"memory", ExecArgv::kMemory},
+                                      {"syscall", ExecArgv::kSyscall}});
+    if (opt.max_exited == 0 || opt.max_exited > 100000000)
+      throw InputError("invalid --max-exited " +
+                       std::to_string(opt.max_exited) +
+                       ": expected 1 to 100000000");
+    opt.backend = choose<Backend>("--backend", backend,
+                                  {{"auto", Backend::kAuto},
+                                   {"kprobe", Backend::kKprobe},
+                                   {"tracepoint", Backend::kTracepoint}});
+    if (perf_pages->count() > 0 &&
+        (opt.perf_pages == 0 || (opt.perf_pages & (opt.perf_pages - 1)) ||
+         opt.perf_pages > 65536))
+      throw InputError("invalid --perf-pages " +
+                       std::to_string(opt.perf_pages) +
+                       ": expected a power of two from 1 to 65536");
+    if (opt.output_file.empty())
+      throw InputError("invalid --output-file: empty path");
+    CommandLineFilters &cli = opt.cli_filters;
+    cli.no_default_filters = no_default_filters;
+    for (const auto &f : filters)
+      cli.networks.push_back(parse_cidr(f));
+    if (!include_ports.empty() || inc->count() > 0) {
+      cli.port_mode = PortMode::kInclude;
+      cli.ports = parse_port_spec(include_ports);
+    } else if (!exclude_ports.empty() || exc->count() > 0) {
+      cli.port_mode = PortMode::kExclude;
+      cli.ports = parse_port_spec(exclude_ports);
+    }
+    opt.filters = combine_filters(nullptr, cli);
+    if (watch_only && opt.config_file.empty())
+      throw InputError("--watch-config needs --config FILE");
+    opt.watch_config = watch_only;
+    if (app.count("--config") > 0 && opt.config_file.empty())
+      throw InputError("invalid --config: empty path");
+  } catch (const CLI::CallForHelp &) {
+    result.action = ParseResult::Action::kExit;
+    result.out = app.help();
+    return result;
+  } catch (const CLI::CallForVersion &e) {
+    result.action = ParseResult::Action::kExit;
+    result.out = std::string(e.what()) + "\n";
+    return result;
+  } catch (const CLI::ParseError &e) {
+    result.action = ParseResult::Action::kExit;
+    result.exit_code = 2;
+    result.err = "pidtree-bcc: error: " + one_line(e.what()) + " (see --help)";
+    return result;
+  } catch (const InputError &e) {
+    result.action = ParseResult::Action::kExit;
+    result.exit_code = 2;
+    result.err = "pidtree-bcc: error: " + one_line(e.what());
+    return result;
+  }
+  return result;
+}
+
+unsigned default_perf_pages(unsigned online_cpus) {
+  const unsigned total_pages = (16u << 20) / 4096;
+  unsigned per_cpu = total_pages / (online_cpus ? online_cpus : 1);
+  unsigned pages = 256;
+  while (pages * 2 <= per_cpu && pages < 1024)
+    pages *= 2;
+  return pages;
+}
+
+}  // namespace pidtree

@@ -1,0 +1,60 @@
+// Command-line options: parsing and validation, without side effects.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "config/filters.h"
+
+namespace pidtree {
+
+enum class Backend { kAuto, kKprobe, kTracepoint };
+const char *backend_name(Backend backend);
+
+// Where ancestry comes from: the kernel-fed process table (default), or a
+// walk of /proc when the event is handled (racy; kept for comparison).
+enum class AncestrySource { kTable, kProc };
+
+// Where the process table reads each exec's argv: the new program's memory
+// (offsets from the kernel's BTF), or execve()'s arguments (syscall
+// tracepoints: every syscall on the host takes the slow path); auto is
+// memory where the kernel has BTF.
+enum class ExecArgv { kAuto, kMemory, kSyscall };
+
+struct Options {
+  Backend backend = Backend::kAuto;
+  // The command line's part of the filters, and what is in force without a
+  // configuration file (see combine_filters for how they join a file's).
+  CommandLineFilters cli_filters;
+  FilterConfig filters;
+  std::string config_file;  // "" for none
+  bool watch_config = false;
+  std::string output_file = "-";
+  bool print_and_quit = false;
+  unsigned perf_pages = 0;  // per CPU, a power of two; 0: default_perf_pages
+  AncestrySource ancestry = AncestrySource::kTable;
+  ExecArgv exec_argv = ExecArgv::kAuto;
+  size_t max_exited = 65536;  // exited processes kept for descendants
+};
+
+// What the caller should do after parsing.
+struct ParseResult {
+  enum class Action { kRun, kExit } action = Action::kRun;
+  int exit_code = 0;  // for kExit: 0 for --help/--version, 2 for bad input
+  std::string out;    // to print on stdout (help, version)
+  std::string err;    // one line for stderr (errors)
+  Options options;
+};
+
+ParseResult parse_options(int argc, const char *const *argv);
+
+extern const char kVersion[];
+
+// The perf buffer size per CPU when --perf-pages is not given: 16 MiB in
+// all, between 1 MiB (256 pages) and 4 MiB (1024 pages) per CPU. A CPU's
+// buffer must hold what arrives while the tracer is not running: at the
+// full connect rate of a small host, 1 MiB was a few hundred milliseconds.
+unsigned default_perf_pages(unsigned online_cpus);
+
+}  // namespace pidtree

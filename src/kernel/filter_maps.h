@@ -1,0 +1,51 @@
+// The filter rules in the kernel: two rule sets in the same BPF maps (see
+// bpf/event.h). A reload writes the idle set, then flips `filter_active`,
+// one 4-byte map write, so every lookup sees the old rules or the new ones,
+// never a mix and never none. The set that was live stays untouched until
+// the next reload: a lookup that read the old index a moment before the
+// flip still finds all its rules.
+#pragma once
+
+#include <array>
+#include <bitset>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/filters.h"
+
+namespace pidtree {
+
+// Thin access to BPF maps by name; the BCC implementation is in probe.cpp.
+class MapAccess {
+ public:
+  virtual ~MapAccess() = default;
+  virtual bool update(const char *map, const void *key, const void *value) = 0;
+  virtual bool erase(const char *map, const void *key) = 0;
+};
+
+class FilterMaps {
+ public:
+  explicit FilterMaps(MapAccess &maps) : maps_(maps) {}
+
+  // Loads `config` into the idle set and makes it live; "" or why not (the
+  // live rules are then unchanged). The first call fills set 0.
+  std::string apply(const FilterConfig &config);
+  int live_set() const { return live_; }  // -1 before the first apply
+
+ private:
+  std::string write_set(const FilterMapEntries &entries);
+
+  struct SetContents {
+    std::vector<pidtree_lpm_v4_key> v4;
+    std::vector<pidtree_lpm_v6_key> v6;
+    std::vector<uint32_t> rule_ports;  // rule ids
+    std::bitset<65536> dropped_ports;
+  };
+  MapAccess &maps_;
+  std::array<SetContents, 2> sets_;
+  int live_ = -1;
+};
+
+}  // namespace pidtree

@@ -1,0 +1,58 @@
+#include "pipeline/tracer.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "probes/decode.h"
+
+namespace pidtree {
+
+void Tracer::begin_batch() { boot_to_real_ns_ = clock_.boot_to_realtime_ns(); }
+
+void Tracer::on_sample(const void *data, size_t size) {
+  auto event = decode_event(data, size);
+  if (!event) {
+    ++malformed_;
+    std::fprintf(
+        stderr, "pidtree-bcc: dropped a malformed record of %zu bytes\n", size);
+    return;
+  }
+  orderer_.push(std::move(*event));
+}
+
+void Tracer::handle(const Event &event) {
+  if (const auto *proc = std::get_if<ProcEvent>(&event)) {
+    if (processes_)
+      processes_->apply(*proc);
+    return;
+  }
+  const auto &connect = std::get<ConnectEvent>(event);
+  ++events_;
+  Ancestry ancestry = ancestry_.resolve(connect);
+  const std::string &timestamp = timestamps_.format(
+      static_cast<int64_t>(connect.ts_boot_ns) + boot_to_real_ns_);
+  formatter_.append_connect_event(&sink_.buffer(), connect, ancestry,
+                                  users_.name(connect.uid), timestamp);
+  // A backlog drained at once is written as it goes, not held whole.
+  sink_.flush_if_full();  // a failure is sticky: end_batch's flush says so
+}
+
+void Tracer::on_lost(uint64_t count) { lost_batch_ += count; }
+
+bool Tracer::end_batch(uint64_t watermark) {
+  orderer_.release(watermark, [this](const Event &e) { handle(e); });
+  if (lost_batch_ > 0) {
+    lost_total_ += lost_batch_;
+    std::fprintf(stderr,
+                 "pidtree-bcc: lost %" PRIu64 " events (%" PRIu64
+                 " in all): the perf buffer was full; try a larger "
+                 "--perf-pages\n",
+                 lost_batch_, lost_total_);
+    sink_.add_line(formatter_.lost_events(
+        lost_batch_, lost_total_, format_rfc3339_utc(clock_.realtime_ns())));
+    lost_batch_ = 0;
+  }
+  return sink_.flush();
+}
+
+}  // namespace pidtree

@@ -1,0 +1,60 @@
+// The per-event pipeline: decode -> (kernel time order) -> ancestry ->
+// enrichment -> output. Knows nothing about BPF; the probe feeds it raw
+// samples and lost counts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "process/ancestry.h"
+#include "common/clock.h"
+#include "pipeline/event_orderer.h"
+#include "output/output.h"
+#include "process/users.h"
+
+namespace pidtree {
+
+class Tracer {
+ public:
+  // `processes` (optional) receives the process events, in time order
+  // with the connects, before any connect that follows them is resolved.
+  Tracer(AncestryResolver &ancestry, UserDb &users, Clock &clock,
+         OutputSink &sink, ProcessEventHandler *processes = nullptr)
+      : ancestry_(ancestry),
+        users_(users),
+        clock_(clock),
+        sink_(sink),
+        processes_(processes) {}
+
+  void begin_batch();
+  void on_sample(const void *data, size_t size);
+  void on_lost(uint64_t count);
+  // Handles the held events stamped at or before `watermark` (boot clock
+  // ns) in time order, reports lost events, and flushes. False once the
+  // output has failed.
+  bool end_batch(uint64_t watermark = UINT64_MAX);
+  size_t held() const { return orderer_.held(); }
+
+  uint64_t events() const { return events_; }
+  uint64_t lost() const { return lost_total_; }
+  uint64_t malformed() const { return malformed_; }
+
+ private:
+  void handle(const Event &event);
+
+  AncestryResolver &ancestry_;
+  UserDb &users_;
+  Clock &clock_;
+  OutputSink &sink_;
+  ProcessEventHandler *processes_;
+  EventOrderer orderer_;
+  JsonFormatter formatter_;
+  int64_t boot_to_real_ns_ = 0;
+  TimestampFormatter timestamps_;
+  uint64_t events_ = 0;
+  uint64_t lost_batch_ = 0;
+  uint64_t lost_total_ = 0;
+  uint64_t malformed_ = 0;
+};
+
+}  // namespace pidtree

@@ -1,0 +1,75 @@
+// Ancestry: the chain of processes from the connecting one up to pid 1.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "probes/decode.h"
+#include "process/proc_node.h"
+#include "process/process_table.h"
+#include "process/procfs.h"
+#include "process/users.h"
+
+namespace pidtree {
+
+struct Ancestry {
+  std::vector<NodeRef> tree;  // connecting process first
+  std::string error;          // "" or why the tree is incomplete
+};
+
+class AncestryResolver {
+ public:
+  virtual ~AncestryResolver() = default;
+  virtual Ancestry resolve(const ConnectEvent &event) = 0;
+};
+
+// Walks /proc when the event is handled. Racy by nature: a process that
+// exited (or whose pid was reused) since the connect yields a partial tree
+// with `error` saying so.
+class ProcAncestry : public AncestryResolver {
+ public:
+  ProcAncestry(ProcessSource &source, UserDb &users)
+      : source_(source), users_(users) {}
+  Ancestry resolve(const ConnectEvent &event) override;
+
+ private:
+  ProcessSource &source_;
+  UserDb &users_;
+};
+
+// Takes the fork/exec/exit/uid events that keep a process table current.
+class ProcessEventHandler {
+ public:
+  virtual ~ProcessEventHandler() = default;
+  virtual void apply(const ProcEvent &event) = 0;
+};
+
+// Resolves from the kernel-fed process table, so the tree is the one the
+// process had at its connect, whatever happened since. A process the table
+// does not know (its events were lost) is read from /proc instead, and the
+// event's `error` says so.
+class TableAncestry : public AncestryResolver, public ProcessEventHandler {
+ public:
+  TableAncestry(ProcessTable &table, ProcessSource &source, UserDb &users)
+      : table_(table),
+        source_(source),
+        users_(users),
+        fallback_(source, users) {}
+
+  // Records every running process from /proc. Call once the process
+  // probes are attached, before handling any event.
+  void seed();
+  void apply(const ProcEvent &event) override;
+  Ancestry resolve(const ConnectEvent &event) override;
+  // After lost events: processes whose exit was lost are marked exited.
+  void resync();
+
+ private:
+  ProcessTable &table_;
+  ProcessSource &source_;
+  UserDb &users_;
+  ProcAncestry fallback_;
+};
+
+}  // namespace pidtree
