@@ -112,8 +112,7 @@ int main(int argc, char **argv) {
   TableAncestry from_table(table, procfs, users);
   from_table.seed();
 
-  ConnectEvent ev;
-  ev.pid = static_cast<uint32_t>(leaf);
+  EventTask ev{static_cast<uint32_t>(leaf), 0};
   size_t depth_seen = proc_walk.resolve(ev).tree.size();
   size_t depth_table = from_table.resolve(ev).tree.size();
 

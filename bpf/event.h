@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The one definition of everything that crosses the kernel/user boundary:
- * the perf-buffer event and the filter map layouts. Included both by the
- * BPF program (compiled at run time by BCC, where this file is pasted into
- * the program text) and by user space, so the layouts cannot drift.
+ * the perf-buffer events and the map layouts. Included both by the BPF
+ * program (compiled at run time by BCC, where this file is pasted into the
+ * program text) and by user space, so the layouts cannot drift.
  */
 #ifndef PIDTREE_EVENT_H
 #define PIDTREE_EVENT_H
@@ -18,6 +18,7 @@
 #define PIDTREE_EVENT_PROC_EXEC 3
 #define PIDTREE_EVENT_PROC_EXIT 4 /* the whole thread group is gone */
 #define PIDTREE_EVENT_PROC_UID 5  /* a set*uid() call succeeded */
+#define PIDTREE_EVENT_NET_LISTEN 6
 
 /* Every event starts with this, so user space can order and dispatch. */
 struct pidtree_event_header {
@@ -39,6 +40,24 @@ struct pidtree_connect_event {
   __u16 reserved;
   __u8 saddr[16];   /* network order; IPv4 uses the first 4 bytes */
   __u8 daddr[16];
+  char comm[PIDTREE_COMM_LEN];
+};
+
+/* One TCP listen() or UDP bind(), in the context of the task that made
+ * it, with the port the kernel gave the socket (the real one, also for a
+ * listen() on an unbound socket or a bind() to port 0). */
+struct pidtree_listen_event {
+  __u64 ts_boot_ns; /* at the listen or bind */
+  __u32 kind;       /* PIDTREE_EVENT_NET_LISTEN */
+  __u32 pid;
+  __u32 tid;
+  __u32 uid;
+  __u32 netns;      /* inode of the socket's network namespace */
+  __u16 family;     /* AF_INET (2) or AF_INET6 (10) */
+  __u16 port;       /* host byte order */
+  __u8 protocol;    /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+  __u8 reserved[7];
+  __u8 laddr[16];   /* network order; IPv4 uses the first 4 bytes */
   char comm[PIDTREE_COMM_LEN];
 };
 
@@ -77,26 +96,35 @@ struct pidtree_exec_event {
   char args[2 * PIDTREE_ARGS_SIZE];
 };
 
+/* Each probe has its own rules in the shared filter maps, told apart by
+ * its slot (the `probe` byte of the keys, a block of the port bitmap). */
+#define PIDTREE_SLOT_TCP_CONNECT 0
+#define PIDTREE_SLOT_NET_LISTEN 1
+#define PIDTREE_FILTER_SLOTS 3 /* one more for udp_session */
+
 /* Keys of the longest-prefix-match tries that hold the network filters.
- * Two rule sets live side by side, told apart by the leading `set` byte
- * (covered by the prefix), so a reload fills the idle set and then flips
- * filter_active: every lookup sees the old rules or the new, never a mix.
- * prefixlen = 8 (the set byte) + the network's prefix length. */
+ * Two rule sets of each probe live side by side, told apart by the leading
+ * `set` byte (covered by the prefix), so a reload fills the idle set and
+ * then flips the probe's filter_active entry: every lookup sees the old
+ * rules or the new, never a mix.
+ * prefixlen = 16 (the set and probe bytes) + the network's prefix length. */
 struct pidtree_lpm_v4_key {
   __u32 prefixlen;
   __u8 set;
+  __u8 probe; /* PIDTREE_SLOT_* */
   __u8 addr[4];
-  __u8 pad[3]; /* zero */
+  __u8 pad[2]; /* zero */
 };
 
 struct pidtree_lpm_v6_key {
   __u32 prefixlen;
   __u8 set;
+  __u8 probe;
   __u8 addr[16];
-  __u8 pad[3]; /* zero */
+  __u8 pad[2]; /* zero */
 };
 
-/* How a matching network rule treats the destination port. */
+/* How a matching network rule treats the port. */
 #define PIDTREE_PORTS_ALL 0     /* filter every port */
 #define PIDTREE_PORTS_EXCEPT 1  /* filter every port but those listed */
 #define PIDTREE_PORTS_ONLY 2    /* filter only the ports listed */
@@ -109,10 +137,26 @@ struct pidtree_net_rule {
 
 /* The ports an EXCEPT/ONLY rule lists: port p is bit (p & 7) of byte
  * p >> 3. Keyed by the rule's id (__u32; ids are unique across both rule
- * sets), one entry per rule that lists ports. */
+ * sets and all probes), one entry per rule that lists ports. */
 #define PIDTREE_PORT_BITMAP_BYTES 8192
 struct pidtree_port_bitmap {
   __u8 bits[PIDTREE_PORT_BITMAP_BYTES];
 };
+
+/* The probe-wide port filter (includeports / excludeports) as a bitmap of
+ * dropped ports: port p of (slot, set) is bit (p & 63) of entry
+ * ((slot * 2 + set) << 10) + (p >> 6) of the port_filter_bits array. */
+#define PIDTREE_PORT_WORDS 1024 /* 65536 ports / 64 */
+
+/* Settings of a probe that are data rather than code (see each probe's
+ * source for its flags), one entry per slot of the probe_settings array. */
+struct pidtree_probe_settings {
+  __u32 flags;
+  __u32 netns; /* a network namespace inode the flags refer to */
+};
+
+/* net_listen's flags. */
+#define PIDTREE_LISTEN_SAME_NETNS 1      /* only sockets in `netns` */
+#define PIDTREE_LISTEN_NO_RANDOM_BIND 2  /* leave out UDP binds to port 0 */
 
 #endif /* PIDTREE_EVENT_H */

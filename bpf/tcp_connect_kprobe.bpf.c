@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Kprobe backend: kprobe + kretprobe on tcp_v4_connect()/tcp_v6_connect().
+ * tcp_connect, kprobe backend: kprobe + kretprobe on tcp_v4_connect()/tcp_v6_connect().
  * The entry probe remembers the socket per thread; the return probe reports
  * it once the kernel has chosen the source address and port, and only when
  * the call succeeded (a connect refused before any packet left, such as an
@@ -55,6 +55,10 @@ int pidtree_return(struct pt_regs *ctx) {
   } else {
     return 0;
   }
-  pidtree_submit(ctx, &ev);
+  if (pidtree_filtered(PIDTREE_SLOT_TCP_CONNECT, ev.family, ev.daddr,
+                       ev.dport))
+    return 0;
+  PIDTREE_FILL_TASK(&ev, PIDTREE_EVENT_TCP_CONNECT);
+  events.perf_submit(ctx, &ev, sizeof(ev));
   return 0;
 }

@@ -1,6 +1,7 @@
 # Writes a C++ header that holds each BPF source file as a string constant.
 # Invoked at build time: cmake -DOUT=<header> -DFILES="a|b" -P embed.cmake
 set(content "// Generated from bpf/ at build time; do not edit.\n#pragma once\n\nnamespace pidtree::embedded {\n")
+set(table "struct File {\n  const char *name;\n  const char *text;\n};\ninline constexpr File kFiles[] = {\n")
 string(REPLACE "|" ";" FILES "${FILES}")
 foreach(file IN LISTS FILES)
   get_filename_component(name "${file}" NAME)
@@ -20,7 +21,10 @@ foreach(file IN LISTS FILES)
     message(FATAL_ERROR "${file} contains the raw string delimiter")
   endif()
   string(APPEND content "inline constexpr char ${camel}[] = R\"PIDTREE_BPF(${text})PIDTREE_BPF\";\n")
+  string(APPEND table "    {\"${name}\", ${camel}},\n")
 endforeach()
+string(APPEND table "};\n")
+string(APPEND content "${table}")
 string(APPEND content "}  // namespace pidtree::embedded\n")
 file(WRITE "${OUT}.tmp" "${content}")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -1,5 +1,9 @@
-// pidtree-bcc: parse options, check the system, load and attach the probe,
-// then poll until a signal or a closed output ends the run.
+// pidtree-bcc: parse options, check the system, build and load the enabled
+// probes' program, attach it, then poll until a signal or a closed output
+// ends the run. Each stage lives in its folder: config/ (flags, file,
+// reload), probes/ (the probes), kernel/ (program, loading, hooks),
+// pipeline/ (decode -> order -> ancestry -> output), process/ (the process
+// table), output/ (lines and the sink).
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -7,26 +11,24 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <optional>
 
-#include "process/ancestry.h"
-#include "kernel/btf.h"
 #include "common/clock.h"
 #include "config/config.h"
 #include "config/config_reload.h"
-#include "kernel/filter_maps.h"
 #include "config/options.h"
-#include "output/output.h"
+#include "kernel/bpf_program.h"
 #include "kernel/preflight.h"
-#include "kernel/probe.h"
+#include "kernel/shape.h"
+#include "output/output.h"
+#include "pipeline/tracer.h"
+#include "probes/probe_set.h"
+#include "probes/registry.h"
+#include "process/ancestry.h"
 #include "process/process_table.h"
 #include "process/procfs.h"
-#include "kernel/program.h"
-#include "pipeline/tracer.h"
 #include "process/users.h"
 
 namespace {
@@ -71,56 +73,12 @@ unsigned online_cpus() {
   return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
-// What the kernel's BTF gives the program: where exec's argv lies, for
-// the process table, and where a socket's addresses lie, for the tracepoint
-// backend's raw tracepoint.
-struct KernelOffsets {
-  std::optional<pidtree::ArgvOffsets> argv;
-  std::optional<pidtree::SockOffsets> sock;
-};
-
-pidtree::ProgramShape program_shape(pidtree::Backend backend,
-                                    const pidtree::Options &opt,
-                                    const pidtree::KernelFeatures &kernel,
-                                    const KernelOffsets &offsets) {
-  pidtree::ProgramShape shape = pidtree::shape_for(backend, opt.filters);
-  shape.process_events = opt.ancestry == pidtree::AncestrySource::kTable;
-  shape.have_group_dead = kernel.exit_has_group_dead();
-  if (shape.process_events)
-    shape.argv_offsets = offsets.argv;
-  if (backend == pidtree::Backend::kTracepoint)
-    shape.sock_offsets = offsets.sock;
-  return shape;
-}
-
-// Reads the offsets `backend` and the options need, parsing the BTF once
-// (or not at all). "" or a one-line error: argv from memory asked for, and
-// no usable BTF. Without BTF, argv is read at execve() through syscall
-// tracepoints (with a note: they slow every syscall) and the tracepoint
-// backend reads the classic tracepoint's record.
-std::string read_offsets(const pidtree::Options &opt, pidtree::Backend backend,
-                         KernelOffsets *out) {
-  using pidtree::ExecArgv;
-  *out = {};
-  const bool want_argv = opt.ancestry == pidtree::AncestrySource::kTable &&
-                         opt.exec_argv != ExecArgv::kSyscall;
-  const bool want_sock = backend == pidtree::Backend::kTracepoint;
-  if (!want_argv && !want_sock)
-    return "";
-  pidtree::KernelBtf btf(pidtree::kKernelBtf);
-  std::string why;
-  if (want_sock)
-    out->sock = btf.sock_offsets(&why);
-  if (!want_argv || (out->argv = btf.argv_offsets(&why)))
-    return "";
-  if (opt.exec_argv == ExecArgv::kMemory)
-    return "--exec-argv memory needs the kernel's BTF: " + why +
-           " (try --exec-argv syscall)";
-  std::fprintf(stderr,
-               "pidtree-bcc: note: %s; command lines are read at execve() "
-               "through syscall tracepoints, which slow every syscall\n",
-               why.c_str());
-  return "";
+// The tracer's own network namespace (net_listen's same_namespace_only),
+// from /proc/self: pid 1's may be unreadable.
+uint32_t own_netns() {
+  struct stat st {};
+  return stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino)
+                                             : 0;
 }
 
 int fail(const std::string &message, int code = 1) {
@@ -156,10 +114,10 @@ int main(int argc, char **argv) {
 
   // The configuration file is input like the flags: refused with status 2.
   FileConfig file_config;
-  if (!opt.config_file.empty()) {
+  const bool have_file = !opt.config_file.empty();
+  if (have_file) {
     try {
       file_config = load_config(opt.config_file);
-      opt.filters = combine_filters(&file_config, opt.cli_filters);
     } catch (const std::exception &e) {
       return fail(e.what(), 2);
     }
@@ -168,36 +126,43 @@ int main(int argc, char **argv) {
   }
 
   std::string err;
-  KernelOffsets offsets;
-  if (opt.print_and_quit) {
-    Backend backend = opt.backend;
-    if (backend == Backend::kAuto) {
-      try {
-        backend = resolve_backend(Backend::kAuto, kernel);
-      } catch (const std::exception &) {
-        backend = Backend::kTracepoint;  // nothing to attach when printing
-      }
-    }
-    if (!(err = read_offsets(opt, backend, &offsets)).empty())
+  if (!opt.print_and_quit) {
+    if (!(err = check_privileges()).empty() ||
+        !(err = ensure_tracefs(kernel)).empty())
       return fail(err);
-    std::cout << build_program(program_shape(backend, opt, kernel, offsets));
-    return 0;
   }
-
-  if (!(err = check_privileges()).empty())
-    return fail(err);
-  if (!(err = ensure_tracefs(kernel)).empty())
-    return fail(err);
-  Backend backend;
+  Backend backend = opt.backend;
   try {
     backend = resolve_backend(opt.backend, kernel);
   } catch (const std::exception &e) {
-    return fail(e.what());
+    if (!opt.print_and_quit)
+      return fail(e.what());
+    // Nothing is attached when printing: the backend asked for, or the
+    // tracepoint one.
+    if (backend == Backend::kAuto)
+      backend = Backend::kTracepoint;
   }
-  if (!(err = check_kernel_headers(kernel, kernel_release())).empty())
+  std::unique_ptr<ProbeSet> probes;
+  try {
+    probes = std::make_unique<ProbeSet>(make_probes(
+        opt, have_file ? &file_config : nullptr, backend, own_netns()));
+  } catch (const std::exception &e) {
+    return fail(e.what(), 2);
+  }
+  if (!opt.print_and_quit &&
+      !(err = check_kernel_headers(kernel, kernel_release())).empty())
     return fail(err);
-  if (!(err = read_offsets(opt, backend, &offsets)).empty())
+  ProgramShape shape;
+  if (!(err = kernel_shape(opt, backend, kernel, probes->has("net_listen"),
+                           &shape))
+           .empty() ||
+      !(err = probes->check(shape)).empty())
     return fail(err);
+  const ProgramBuilder program = probes->build(shape);
+  if (opt.print_and_quit) {
+    std::cout << program.text();
+    return 0;
+  }
 
   int out_fd = STDOUT_FILENO;
   if (opt.output_file != "-") {
@@ -222,62 +187,61 @@ int main(int argc, char **argv) {
                           : proc_ancestry,
                 users, clock, sink, use_table ? &table_ancestry : nullptr);
 
-  ConnectProbe probe;
-  const ProgramShape shape = program_shape(backend, opt, kernel, offsets);
-  if (!(err = probe.compile(build_program(shape))).empty())
+  BpfProgram bpf;
+  if (!(err = bpf.compile(program.text())).empty() ||
+      !(err = probes->write_maps(bpf)).empty())
     return fail(err);
-  FilterMaps filter_maps(probe);
-  if (!(err = filter_maps.apply(opt.filters)).empty())
-    return fail(err);
-  ConfigReloader reloader(opt.config_file, opt.cli_filters, opt.watch_config,
-                          filter_maps, sink, clock);
-  if (!opt.config_file.empty())
+  ConfigReloader reloader(opt.config_file, opt.watch_config, *probes, sink,
+                          clock);
+  if (have_file)
     reloader.start(file_config);
-  if (!(err = probe.open_buffer(
-            opt.perf_pages ? opt.perf_pages
-                           : pidtree::default_perf_pages(online_cpus()),
+  if (!(err = bpf.open_buffer(
+            opt.perf_pages ? opt.perf_pages : default_perf_pages(online_cpus()),
             kWakeupEvents,
             [&tracer](const void *d, size_t n) { tracer.on_sample(d, n); },
             [&tracer](uint64_t n) { tracer.on_lost(n); }))
-           .empty())
+           .empty() ||
+      !(err = bpf.attach(program.hooks())).empty())
     return fail(err);
-  if (!(err = probe.attach(shape)).empty())
-    return fail(err);
-  probe.release_compiler_memory();
+  bpf.release_compiler_memory();
   // After attaching: a process either is in the scan or its fork event
   // follows, and the events are only handled once the scan is in.
   if (use_table)
     table_ancestry.seed();
-  std::fprintf(stderr,
-               "pidtree-bcc: tracing TCP connects with the %s backend; "
-               "Ctrl-C to stop\n",
-               backend_name(backend));
+  probes->start();
+  std::fprintf(stderr, "pidtree-bcc: tracing %s; Ctrl-C to stop\n",
+               probes->describe().c_str());
 
   bool output_ok = true;
   uint64_t lost_at_resync = 0;
   auto last_resync = std::chrono::steady_clock::now();
   auto last_reader_check = last_resync;
+  std::vector<Event> made;
   while (!g_exiting && output_ok) {
     tracer.begin_batch();
     // Held events wait for the next watermark: come back soon for them.
-    int rc = probe.poll(tracer.held() ? kHeldPollMs : kIdlePollMs);
+    int rc = bpf.poll(tracer.held() ? kHeldPollMs : kIdlePollMs);
     if (rc < 0 && errno != EINTR)
       return fail(std::string("polling the perf buffer failed: ") +
                   std::strerror(errno));
     // Everything stamped before the watermark is in the buffers once they
     // are drained, so it can be handled in time order.
     int64_t watermark = clock.boottime_ns() - kReorderWindowNs;
-    probe.drain();
+    bpf.drain();
+    probes->collect(&made);
+    for (auto &e : made)
+      tracer.push(std::move(e));
+    made.clear();
     if (g_reload) {
       g_reload = 0;
-      if (opt.config_file.empty())
+      if (!have_file)
         std::fprintf(stderr,
                      "pidtree-bcc: SIGHUP: no configuration file to reload "
                      "(see --config)\n");
       else
         reloader.request();
     }
-    if (!opt.config_file.empty())
+    if (have_file)
       reloader.poll();
     output_ok = tracer.end_batch(static_cast<uint64_t>(watermark));
     auto now = std::chrono::steady_clock::now();
@@ -293,11 +257,15 @@ int main(int argc, char **argv) {
       last_resync = now;
     }
   }
-  probe.detach();
+  probes->stop();
+  bpf.detach();
   if (output_ok) {
     // Events already in the buffer when the signal came are still written.
     tracer.begin_batch();
-    probe.drain();
+    bpf.drain();
+    probes->collect(&made);
+    for (auto &e : made)
+      tracer.push(std::move(e));
     output_ok = tracer.end_batch();
   }
   if (!output_ok && sink.failed() && sink.error() != EPIPE)

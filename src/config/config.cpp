@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 namespace pidtree {
@@ -25,7 +26,8 @@ struct Sourced {
 
 class Loader {
  public:
-  explicit Loader(FileConfig *out) : out_(out) {}
+  Loader(FileConfig *out, const std::vector<SectionSpec> &specs)
+      : out_(out), specs_(specs) {}
 
   Sourced load_file(const std::string &path, const Sourced *from);
   // Follows `!include` (also when the included file is itself one).
@@ -37,7 +39,7 @@ class Loader {
                          const std::string &message) const;
   std::string key_text(const Sourced &map, const YAML::Node &key,
                        const std::string &path);
-  void probe(const std::string &name, const Sourced &value);
+  void probe(const SectionSpec &spec, const Sourced &value);
   std::vector<NetRule> filters(const Sourced &value, const std::string &path);
   NetRule filter(const Sourced &value, const std::string &path,
                  std::set<std::string> *names);
@@ -59,7 +61,20 @@ class Loader {
   }
 
   FileConfig *out_;
+  const std::vector<SectionSpec> &specs_;
+
+  friend class pidtree::ConfigValue;
 };
+
+}  // namespace
+
+struct ConfigValue::Impl {
+  Loader *loader;
+  Sourced value;
+  std::string path;
+};
+
+namespace {
 
 std::string position(const std::string &file, const YAML::Mark &mark) {
   // yaml-cpp counts from 0; editors from 1. A node without a mark (-1)
@@ -391,17 +406,16 @@ void Loader::plugins(const Sourced &v, const std::string &path) {
                         "version");
 }
 
-void Loader::probe(const std::string &name, const Sourced &v) {
-  static const std::set<std::string> kCommon = {
+void Loader::probe(const SectionSpec &spec, const Sourced &v) {
+  static const std::vector<std::string> kCommon = {
       "filters", "includeports", "excludeports", "plugins", "container_labels"};
-  static const std::set<std::string> kNetListen = {
-      "snapshot_periodicity", "protocols", "same_namespace_only",
-      "exclude_random_bind"};
+  const std::string &name = spec.name;
   if (!v.node.IsNull() && !v.node.IsMap())
     fail(v, name, "expected the probe's settings (a map)");
   ProbeConfig probe;
   probe.present = true;
   bool has_include = false, has_exclude = false;
+  std::vector<std::pair<std::string, ConfigValue>> own;
   if (v.node.IsMap()) {
     for (auto kv : v.node) {
       std::string key = key_text(v, kv.first, name);
@@ -425,29 +439,19 @@ void Loader::probe(const std::string &name, const Sourced &v) {
         out_->notes.push_back(path +
                               ": container label matching is not "
                               "supported by this version; ignored");
-      } else if (name == "net_listen" && kNetListen.count(key)) {
-        if (key == "snapshot_periodicity")
-          integer(val, path, 0, 31536000);
-        else if (key == "protocols") {
-          if (!val.node.IsSequence())
-            fail(val, path, "expected a list of protocols (tcp, udp)");
-          for (size_t i = 0; i < val.node.size(); ++i) {
-            Sourced p = child(val, val.node[i]);
-            std::string proto = scalar(p, path, "tcp or udp");
-            if (proto != "tcp" && proto != "udp")
-              fail(p, path + "[" + std::to_string(i) + "]",
-                   "expected tcp or udp, got '" + printable(proto) + "'");
-          }
-        } else {
-          boolean(val, path);
-        }
+      } else if (std::find(spec.keys.begin(), spec.keys.end(), key) !=
+                 spec.keys.end()) {
+        own.emplace_back(key, ConfigValue(std::make_shared<ConfigValue::Impl>(
+                                  ConfigValue::Impl{this, val, path})));
       } else {
-        std::string expected =
-            "filters, includeports, excludeports, plugins, container_labels";
-        if (name == "net_listen")
-          expected +=
-              ", snapshot_periodicity, protocols, "
-              "same_namespace_only, exclude_random_bind";
+        std::string expected;
+        std::vector<std::string> all = kCommon;
+        all.insert(all.end(), spec.keys.begin(), spec.keys.end());
+        for (size_t i = 0; i < all.size(); ++i)
+          expected += (i == 0                ? ""
+                       : i + 1 == all.size() ? " or "
+                                             : ", ") +
+                      all[i];
         fail(
             at(v, kv.first), name,
             "unknown key '" + printable(key) + "' (expected " + expected + ")");
@@ -456,8 +460,10 @@ void Loader::probe(const std::string &name, const Sourced &v) {
         fail(val, path, "includeports and excludeports cannot be combined");
     }
   }
-  if (name == "tcp_connect")
-    out_->tcp_connect = std::move(probe);
+  if (spec.parse)
+    probe.settings = spec.parse(own, &out_->notes);
+  if (spec.available)
+    out_->sections[name] = std::move(probe);
   else
     out_->notes.push_back(name +
                           ": this probe is not available yet; its settings "
@@ -470,25 +476,31 @@ void Loader::document(const Sourced &root_in) {
     return;  // an empty file: nothing configured
   if (!root.node.IsMap())
     fail(root, "", "expected a map of probe names (tcp_connect, ...)");
-  std::set<std::string> seen;
   for (auto kv : root.node) {
     std::string key = key_text(root, kv.first, "");
     if (!key.empty() && key[0] == '_')
       continue;  // anchors and other private blocks
-    if (key != "tcp_connect" && key != "net_listen" && key != "udp_session")
+    auto spec =
+        std::find_if(specs_.begin(), specs_.end(),
+                     [&](const SectionSpec &s) { return s.name == key; });
+    if (spec == specs_.end()) {
+      std::string names;
+      for (const auto &s : specs_)
+        names += s.name + ", ";
       fail(at(root, kv.first), "",
-           "unknown probe '" + printable(key) +
-               "' (expected tcp_connect, net_listen, udp_session, or a key "
-               "starting with _)");
-    probe(key, child(root, kv.second));
+           "unknown probe '" + printable(key) + "' (expected " + names +
+               "or a key starting with _)");
+    }
+    probe(*spec, child(root, kv.second));
   }
 }
 
 }  // namespace
 
-FileConfig load_config(const std::string &path) {
+FileConfig load_config(const std::string &path,
+                       const std::vector<SectionSpec> &specs) {
   FileConfig out;
-  Loader loader(&out);
+  Loader loader(&out, specs);
   try {
     Sourced root = loader.load_file(path, nullptr);
     loader.document(root);
@@ -501,10 +513,70 @@ FileConfig load_config(const std::string &path) {
   return out;
 }
 
-FilterConfig combine_filters(const FileConfig *file,
+const std::string &ConfigValue::path() const { return impl_->path; }
+
+bool ConfigValue::is_null() const { return impl_->value.node.IsNull(); }
+
+std::optional<bool> ConfigValue::as_bool() const {
+  bool b = false;
+  if (impl_->value.node.IsScalar() &&
+      YAML::convert<bool>::decode(impl_->value.node, b))
+    return b;
+  return std::nullopt;
+}
+
+bool ConfigValue::boolean() const {
+  return impl_->loader->boolean(impl_->value, impl_->path);
+}
+
+long ConfigValue::integer(long min, long max) const {
+  return impl_->loader->integer(impl_->value, impl_->path, min, max);
+}
+
+std::string ConfigValue::scalar(const char *what) const {
+  return impl_->loader->scalar(impl_->value, impl_->path, what);
+}
+
+std::vector<ConfigValue> ConfigValue::items(const char *what) const {
+  const Sourced &v = impl_->value;
+  if (!v.node.IsSequence())
+    fail(std::string("expected ") + what);
+  std::vector<ConfigValue> out;
+  for (size_t i = 0; i < v.node.size(); ++i)
+    out.emplace_back(std::make_shared<Impl>(
+        Impl{impl_->loader, impl_->loader->child(v, v.node[i]),
+             impl_->path + "[" + std::to_string(i) + "]"}));
+  return out;
+}
+
+std::string ConfigValue::where() const {
+  return position(*impl_->value.file, impl_->value.node.Mark()) + ": " +
+         impl_->path;
+}
+
+void ConfigValue::fail(const std::string &message) const {
+  impl_->loader->fail(impl_->value, impl_->path, message);
+}
+
+const ProbeConfig &FileConfig::section(const std::string &probe) const {
+  static const ProbeConfig kAbsent;
+  auto it = sections.find(probe);
+  return it == sections.end() ? kAbsent : it->second;
+}
+
+FilterConfig section_filters(const ProbeConfig &section) {
+  FilterConfig out;
+  out.rules = section.rules;
+  out.port_mode = section.port_mode;
+  out.ports = section.ports;
+  return out;
+}
+
+FilterConfig combine_filters(const ProbeConfig *probe,
                              const CommandLineFilters &cli) {
   FilterConfig out;
-  const ProbeConfig *probe = file ? &file->tcp_connect : nullptr;
+  if (probe && !probe->present)
+    probe = nullptr;
   if (probe && probe->has_filters)
     out.rules = probe->rules;
   else if (!cli.no_default_filters)

@@ -1,9 +1,19 @@
 // The configuration file: Yelp pidtree-bcc's YAML format, validated. Every
 // error names the file, line and column and what was expected.
+//
+// A file is a map of probe sections (tcp_connect:, net_listen:, ...). The
+// keys every probe has (filters, includeports, excludeports, plugins,
+// container_labels) are read here; the keys of one probe only are read by
+// that probe (its SectionSpec), through ConfigValue, with the same errors.
 #pragma once
 
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/filters.h"
@@ -16,36 +26,106 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// One value of the file, with where it is, for a probe's own keys.
+class ConfigValue {
+ public:
+  struct Impl;
+  explicit ConfigValue(std::shared_ptr<const Impl> impl)
+      : impl_(std::move(impl)) {}
+
+  const std::string &path() const;  // e.g. "net_listen.protocols"
+  bool is_null() const;
+  // A YAML boolean (true/false, yes/no, on/off); nullopt for anything else.
+  std::optional<bool> as_bool() const;
+  // The value as each type, or a ConfigError that says what was expected.
+  bool boolean() const;
+  long integer(long min, long max) const;
+  std::string scalar(const char *what) const;
+  // The items of a list (includes followed), or a ConfigError.
+  std::vector<ConfigValue> items(const char *what) const;
+  // "FILE:LINE:COL: PATH" for notes.
+  std::string where() const;
+  [[noreturn]] void fail(const std::string &message) const;
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+// What a probe keeps of its own keys (derived per probe).
+struct ProbeSettings {
+  virtual ~ProbeSettings() = default;
+};
+
 struct ProbeConfig {
   bool present = false;      // the probe's key is in the file
   bool has_filters = false;  // it names `filters` (then no defaults apply)
   std::vector<NetRule> rules;
   PortMode port_mode = PortMode::kNone;
   std::vector<PortRange> ports;
+  // The probe's own keys, parsed by its SectionSpec (nullptr: none).
+  std::shared_ptr<const ProbeSettings> settings;
+
+  template <typename T>
+  const T *settings_as() const {
+    return dynamic_cast<const T *>(settings.get());
+  }
+};
+
+// How the loader treats one probe's section.
+struct SectionSpec {
+  std::string name;
+  // false: the section is validated and noted as not run by this version.
+  bool available = true;
+  // The probe's own keys, besides the common ones, as "expected ..." lists
+  // them.
+  std::vector<std::string> keys;
+  // Reads the probe's own keys (those present, in file order; the rest take
+  // their defaults); nullptr when the probe has none. May add notes.
+  std::function<std::shared_ptr<const ProbeSettings>(
+      const std::vector<std::pair<std::string, ConfigValue>> &keys,
+      std::vector<std::string> *notes)>
+      parse;
 };
 
 struct FileConfig {
-  ProbeConfig tcp_connect;
+  // The sections present in the file, by probe name.
+  std::map<std::string, ProbeConfig> sections;
   // Things accepted but not acted on (probes and plugins that do not exist
   // yet), one line each, for stderr.
   std::vector<std::string> notes;
   // The file and everything it includes, to watch for changes.
   std::vector<std::string> files;
+
+  // The probe's section; an absent one (present == false) if not in the
+  // file.
+  const ProbeConfig &section(const std::string &probe) const;
 };
 
-// Reads and validates `path` (and its !include files). Throws ConfigError.
-FileConfig load_config(const std::string &path);
+// Every probe's section, in the order the probes are listed (defined by
+// the probe registry, src/probes/registry.cpp).
+const std::vector<SectionSpec> &probe_sections();
 
-// The filters in force: the file's (or the defaults, when the file names no
-// filters for tcp_connect and defaults are not disabled), plus the command
-// line's --filter networks and ports. Throws InputError when they clash.
+// Reads and validates `path` (and its !include files). Throws ConfigError.
+FileConfig load_config(
+    const std::string &path,
+    const std::vector<SectionSpec> &specs = probe_sections());
+
+// The command line's filters. They apply to tcp_connect only.
 struct CommandLineFilters {
   bool no_default_filters = false;
   std::vector<Cidr> networks;
   PortMode port_mode = PortMode::kNone;
   std::vector<PortRange> ports;
 };
-FilterConfig combine_filters(const FileConfig *file,
+
+// tcp_connect's filters in force: the file's section (or the defaults, when
+// the file names no filters for tcp_connect and defaults are not disabled),
+// plus the command line's --filter networks and ports. Throws InputError
+// when they clash.
+FilterConfig combine_filters(const ProbeConfig *section,
                              const CommandLineFilters &cli);
+
+// A section's filters as they are, with no defaults (the other probes).
+FilterConfig section_filters(const ProbeConfig &section);
 
 }  // namespace pidtree

@@ -45,11 +45,12 @@ void ConfigReloader::reload(const char *trigger) {
   size_t rules = 0;
   try {
     FileConfig config = load_config(path_);
-    FilterConfig filters = combine_filters(&config, cli_);
-    rules = filters.rules.size();
-    reason = maps_.apply(filters);
+    std::vector<std::string> notes;
+    reason = target_.reconfigure(config, &rules, &notes);
     if (reason.empty()) {
       print_notes(config);
+      for (const auto &note : notes)
+        std::fprintf(stderr, "pidtree-bcc: note: %s\n", note.c_str());
       if (watch_)
         watcher_.watch(config.files);  // includes may have changed
     }

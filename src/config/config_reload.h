@@ -1,29 +1,39 @@
 // Reloading the configuration while running: on SIGHUP and, with
 // --watch-config, when the file or one it includes changes. A valid file
-// replaces the filter rules in place (FilterMaps: no recompile, no detach,
-// no moment without rules); an invalid one is refused and the running rules
-// stay. Either way a {"type":"config_reload"} line says what happened.
+// replaces every probe's filter rules in place (FilterMaps: no recompile,
+// no detach, no moment without rules); an invalid one is refused and the
+// running rules stay. Either way a {"type":"config_reload"} line says what
+// happened.
 #pragma once
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "config/config.h"
 #include "config/config_watch.h"
-#include "kernel/filter_maps.h"
 #include "output/output.h"
 
 namespace pidtree {
 
+// What takes a reloaded file (the probes).
+class Reconfigurable {
+ public:
+  virtual ~Reconfigurable() = default;
+  // "" (and the number of network rules now in force, with notes on what
+  // needs a restart) or why the file is refused; then nothing changed.
+  virtual std::string reconfigure(const FileConfig &file, size_t *rules,
+                                  std::vector<std::string> *notes) = 0;
+};
+
 class ConfigReloader {
  public:
-  ConfigReloader(std::string path, CommandLineFilters cli, bool watch,
-                 FilterMaps &maps, OutputSink &sink, Clock &clock)
+  ConfigReloader(std::string path, bool watch, Reconfigurable &target,
+                 OutputSink &sink, Clock &clock)
       : path_(std::move(path)),
-        cli_(std::move(cli)),
         watch_(watch),
-        maps_(maps),
+        target_(target),
         sink_(sink),
         clock_(clock) {}
 
@@ -39,9 +49,8 @@ class ConfigReloader {
   void reload(const char *trigger);
 
   std::string path_;
-  CommandLineFilters cli_;
   bool watch_;
-  FilterMaps &maps_;
+  Reconfigurable &target_;
   OutputSink &sink_;
   Clock &clock_;
   ConfigWatcher watcher_;

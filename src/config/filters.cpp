@@ -69,11 +69,15 @@ bool is_filtered(const FilterConfig &config, const IpAddress &addr,
   return false;
 }
 
-FilterMapEntries to_map_entries(const FilterConfig &config, uint8_t set) {
+FilterMapEntries to_map_entries(const FilterConfig &config, uint8_t set,
+                                uint8_t slot) {
   FilterMapEntries out;
   out.set = set & 1;
-  // Ids differ between the two sets, so both fit in one port map.
-  uint32_t rule_id = static_cast<uint32_t>(out.set) << 24;
+  out.slot = slot;
+  // Ids differ between the two sets and the probes, so all fit in one port
+  // map.
+  uint32_t rule_id =
+      static_cast<uint32_t>(slot) << 25 | static_cast<uint32_t>(out.set) << 24;
   for (const auto &rule : config.rules) {
     pidtree_net_rule value{};
     value.rule_id = rule_id++;
@@ -90,14 +94,16 @@ FilterMapEntries to_map_entries(const FilterConfig &config, uint8_t set) {
     const Cidr &net = rule.network;
     if (net.network.family == Family::kIpv4) {
       pidtree_lpm_v4_key key{};
-      key.prefixlen = 8 + net.prefix;
+      key.prefixlen = 16 + net.prefix;
       key.set = out.set;
+      key.probe = slot;
       std::memcpy(key.addr, net.network.bytes.data(), 4);
       out.v4.emplace_back(key, value);
     } else {
       pidtree_lpm_v6_key key{};
-      key.prefixlen = 8 + net.prefix;
+      key.prefixlen = 16 + net.prefix;
       key.set = out.set;
+      key.probe = slot;
       std::memcpy(key.addr, net.network.bytes.data(), 16);
       out.v6.emplace_back(key, value);
     }

@@ -1,4 +1,5 @@
-// What the tracer drops in the kernel: destination networks and ports.
+// What the tracer drops in the kernel: networks and ports (the destination
+// of a connect, the local address of a listener).
 // The same rules exist twice: as data for the BPF maps (to_map_entries) and
 // as a plain matcher (is_filtered), which tests use as the reference.
 #pragma once
@@ -8,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "event.h"
 #include "common/net.h"
+#include "event.h"
 
 namespace pidtree {
 
@@ -53,9 +54,10 @@ bool is_filtered(const FilterConfig &config, const IpAddress &addr,
                  uint16_t port);
 
 // The contents of the BPF filter maps for a configuration, written as rule
-// set `set` (0 or 1; see bpf/event.h).
+// set `set` (0 or 1) of probe `slot` (PIDTREE_SLOT_*; see bpf/event.h).
 struct FilterMapEntries {
   uint8_t set = 0;
+  uint8_t slot = 0;
   std::vector<std::pair<pidtree_lpm_v4_key, pidtree_net_rule>> v4;
   std::vector<std::pair<pidtree_lpm_v6_key, pidtree_net_rule>> v6;
   // (rule id, the ports it lists), for each rule that lists any.
@@ -63,6 +65,7 @@ struct FilterMapEntries {
   std::bitset<65536> dropped_ports;
 };
 
-FilterMapEntries to_map_entries(const FilterConfig &config, uint8_t set = 0);
+FilterMapEntries to_map_entries(const FilterConfig &config, uint8_t set = 0,
+                                uint8_t slot = 0);
 
 }  // namespace pidtree

@@ -51,6 +51,36 @@ T choose(const char *flag, const std::string &text,
                    "': expected " + expected);
 }
 
+// "tcp_connect,net_listen" -> the names, each known and available, once.
+std::vector<std::string> parse_probe_list(const std::string &text) {
+  std::vector<std::string> out;
+  std::string available;
+  for (const auto &spec : probe_sections())
+    if (spec.available)
+      available += (available.empty() ? "" : ", ") + spec.name;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string name = text.substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    const SectionSpec *spec = nullptr;
+    for (const auto &s : probe_sections())
+      if (s.name == name)
+        spec = &s;
+    if (!spec)
+      throw InputError("invalid --probes: unknown probe '" + printable(name) +
+                       "' (expected " + available + ")");
+    if (!spec->available)
+      throw InputError("invalid --probes: " + name +
+                       " is not available in this version (expected " +
+                       available + ")");
+    if (std::find(out.begin(), out.end(), name) == out.end())
+      out.push_back(name);
+  }
+  return out;
+}
+
 }  // namespace
 
 ParseResult parse_options(int argc, const char *const *argv) {
@@ -58,8 +88,9 @@ ParseResult parse_options(int argc, const char *const *argv) {
   Options &opt = result.options;
 
   CLI::App app{
-      "Trace outbound TCP connects and print each one as a JSON line with the "
-      "whole chain of processes that made it.",
+      "Trace outbound TCP connects (and, with --probes or a configuration "
+      "file, TCP listens and UDP binds) and print each one as a JSON line "
+      "with the whole chain of processes that made it.",
       "pidtree-bcc"};
   app.set_version_flag("-v,--version", std::string("pidtree-bcc ") + kVersion);
 
@@ -68,24 +99,35 @@ ParseResult parse_options(int argc, const char *const *argv) {
   std::string include_ports, exclude_ports;
   bool no_default_filters = false;
 
+  std::string probes;
+  auto *probes_opt =
+      app.add_option("--probes", probes,
+                     "Probes to run without a configuration file, comma "
+                     "separated: tcp_connect (default), net_listen; with "
+                     "--config, the file's sections choose")
+          ->type_name("LIST");
   app.add_option("--backend", backend,
                  "Probe backend: auto (kprobe where the kernel has kprobes, "
                  "else tracepoint), kprobe, or tracepoint")
       ->type_name("auto|kprobe|tracepoint");
   app.add_option("--filter", filters,
-                 "Do not report connects to this network (CIDR, IPv4 or "
-                 "IPv6; repeatable), in addition to the defaults")
+                 "tcp_connect: do not report connects to this network "
+                 "(CIDR, IPv4 or IPv6; repeatable), in addition to the "
+                 "defaults")
       ->type_name("CIDR")
       ->take_all();
   app.add_flag("--no-default-filters", no_default_filters,
-               "Do not exclude loopback, private and link-local networks");
+               "tcp_connect: do not exclude loopback, private and "
+               "link-local networks");
   auto *inc = app.add_option(
       "--include-ports", include_ports,
-      "Only report connects to these destination ports, e.g. 80,443,8000-9000");
+      "tcp_connect: only report connects to these destination ports, e.g. "
+      "80,443,8000-9000");
   inc->type_name("SPEC");
   auto *exc = app.add_option(
       "--exclude-ports", exclude_ports,
-      "Do not report connects to these destination ports, e.g. 22,8000-9000");
+      "tcp_connect: do not report connects to these destination ports, "
+      "e.g. 22,8000-9000");
   exc->type_name("SPEC");
   inc->excludes(exc);
   app.add_option("-f,--output-file", opt.output_file,
@@ -162,6 +204,13 @@ ParseResult parse_options(int argc, const char *const *argv) {
       cli.ports = parse_port_spec(exclude_ports);
     }
     opt.filters = combine_filters(nullptr, cli);
+    if (probes_opt->count() > 0) {
+      if (app.count("--config") > 0)
+        throw InputError(
+            "--probes cannot be combined with --config: the file's "
+            "sections (tcp_connect:, net_listen:, ...) choose the probes");
+      opt.probes = parse_probe_list(probes);
+    }
     if (watch_only && opt.config_file.empty())
       throw InputError("--watch-config needs --config FILE");
     opt.watch_config = watch_only;

@@ -24,10 +24,14 @@ enum class ExecArgv { kAuto, kMemory, kSyscall };
 
 struct Options {
   Backend backend = Backend::kAuto;
-  // The command line's part of the filters, and what is in force without a
-  // configuration file (see combine_filters for how they join a file's).
+  // The command line's part of tcp_connect's filters, and what is in force
+  // without a configuration file (see combine_filters for how they join a
+  // file's). The other probes take filters from a file only.
   CommandLineFilters cli_filters;
   FilterConfig filters;
+  // Without a configuration file: the probes to run (--probes); with one,
+  // its sections choose.
+  std::vector<std::string> probes = {"tcp_connect"};
   std::string config_file;  // "" for none
   bool watch_config = false;
   std::string output_file = "-";

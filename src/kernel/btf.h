@@ -40,6 +40,17 @@ struct SockOffsets {
   // which the program reads at once.
   uint32_t head = 0;
 };
+// What net_listen reads: a socket's network namespace
+// (sock_common.skc_net, a struct net pointer, then net.ns.inum) and, for
+// its kprobe on inet_listen(), the struct socket's sk and the socket's
+// state.
+struct ListenOffsets {
+  uint32_t skc_net = 0;      // from the start of struct sock, 8 bytes
+  uint32_t net_ns_inum = 0;  // from the start of struct net, 4 bytes
+  uint32_t socket_sk = 0;    // from the start of struct socket, 8 bytes
+  uint32_t skc_state = 0;    // from the start of struct sock, 1 byte
+};
+
 // The program reads the IPv4 fields with one copy of at most this much.
 inline constexpr uint32_t kMaxSockHead = 64;
 
@@ -58,6 +69,7 @@ class KernelBtf {
   // Anonymous structs and unions are looked through.
   std::optional<ArgvOffsets> argv_offsets(std::string *why) const;
   std::optional<SockOffsets> sock_offsets(std::string *why) const;
+  std::optional<ListenOffsets> listen_offsets(std::string *why) const;
 
  private:
   bool find(const char *type, const char *field, size_t size, uint32_t *out,

@@ -33,32 +33,49 @@ std::string FilterMaps::write_set(const FilterMapEntries &entries) {
       return fail("filter_v6");
     old.v6.push_back(e.first);
   }
-  // Only the ports that change: an include list flips ~65k of them once.
-  for (uint32_t port = 0; port < 65536; ++port) {
-    bool dropped = entries.dropped_ports[port];
-    if (dropped == old.dropped_ports[port])
+  // Only the 64-port words that change.
+  const uint32_t base =
+      (static_cast<uint32_t>(slot_) * 2 + entries.set) * PIDTREE_PORT_WORDS;
+  for (uint32_t word = 0; word < PIDTREE_PORT_WORDS; ++word) {
+    uint64_t value = 0, before = 0;
+    for (uint32_t bit = 0; bit < 64; ++bit) {
+      value |= static_cast<uint64_t>(entries.dropped_ports[word * 64 + bit])
+               << bit;
+      before |= static_cast<uint64_t>(old.dropped_ports[word * 64 + bit])
+                << bit;
+    }
+    if (value == before)
       continue;
-    int key = static_cast<int>(static_cast<uint32_t>(entries.set) << 16 | port);
-    uint8_t value = dropped ? 1 : 0;
-    if (!maps_.update("port_filtered", &key, &value))
-      return fail("port_filtered");
-    old.dropped_ports[port] = dropped;
+    int key = static_cast<int>(base + word);
+    if (!maps_.update("port_filter_bits", &key, &value))
+      return fail("port_filter_bits");
+    for (uint32_t bit = 0; bit < 64; ++bit)
+      old.dropped_ports[word * 64 + bit] = (value >> bit) & 1;
   }
   return "";
 }
 
-std::string FilterMaps::apply(const FilterConfig &config) {
-  uint8_t idle = live_ == 0 ? 1 : 0;
-  FilterMapEntries entries = to_map_entries(config, idle);
-  if (entries.v4.size() > kMaxRulesPerSet ||
-      entries.v6.size() > kMaxRulesPerSet)
-    return "too many network rules (" + std::to_string(entries.v4.size()) +
-           " IPv4, " + std::to_string(entries.v6.size()) + " IPv6; at most " +
+std::string FilterMaps::check(const FilterConfig &config) {
+  size_t v4 = 0, v6 = 0;
+  for (const auto &rule : config.rules)
+    ++(rule.network.network.family == Family::kIpv4 ? v4 : v6);
+  if (v4 > kMaxRulesPerSet || v6 > kMaxRulesPerSet)
+    return "too many network rules (" + std::to_string(v4) + " IPv4, " +
+           std::to_string(v6) + " IPv6; at most " +
            std::to_string(kMaxRulesPerSet) + " of each)";
-  std::string err = write_set(entries);
+  return "";
+}
+
+std::string FilterMaps::apply(const FilterConfig &config) {
+  std::string err = check(config);
   if (!err.empty())
     return err;
-  int key = 0;
+  uint8_t idle = live_ == 0 ? 1 : 0;
+  FilterMapEntries entries = to_map_entries(config, idle, slot_);
+  err = write_set(entries);
+  if (!err.empty())
+    return err;
+  int key = slot_;
   uint32_t value = idle;
   if (!maps_.update("filter_active", &key, &value))
     return "cannot write the BPF map filter_active";

@@ -1,9 +1,9 @@
-// The filter rules in the kernel: two rule sets in the same BPF maps (see
-// bpf/event.h). A reload writes the idle set, then flips `filter_active`,
-// one 4-byte map write, so every lookup sees the old rules or the new ones,
-// never a mix and never none. The set that was live stays untouched until
-// the next reload: a lookup that read the old index a moment before the
-// flip still finds all its rules.
+// A probe's filter rules in the kernel: two rule sets in the shared BPF
+// maps, in the probe's slot (see bpf/event.h). A reload writes the idle
+// set, then flips the probe's `filter_active` entry, one 4-byte map write, so
+// every lookup sees the old rules or the new ones, never a mix and never none.
+// The set that was live stays untouched until the next reload: a lookup that
+// read the old index a moment before the flip still finds all its rules.
 #pragma once
 
 #include <array>
@@ -27,7 +27,11 @@ class MapAccess {
 
 class FilterMaps {
  public:
-  explicit FilterMaps(MapAccess &maps) : maps_(maps) {}
+  explicit FilterMaps(MapAccess &maps, uint8_t slot = 0)
+      : maps_(maps), slot_(slot) {}
+
+  // "" or why `config` cannot be loaded (checked before any write).
+  static std::string check(const FilterConfig &config);
 
   // Loads `config` into the idle set and makes it live; "" or why not (the
   // live rules are then unchanged). The first call fills set 0.
@@ -44,6 +48,7 @@ class FilterMaps {
     std::bitset<65536> dropped_ports;
   };
   MapAccess &maps_;
+  uint8_t slot_;
   std::array<SetContents, 2> sets_;
   int live_ = -1;
 };

@@ -1,24 +1,31 @@
 // The BPF program text: the sources under bpf/ (embedded at build time),
-// assembled for one backend with the configuration's structure templated in.
-// Only numbers derived from parsed options ever reach the text.
+// assembled from what the kernel offers (ProgramShape) and what each
+// enabled probe asks for (ProgramBuilder), with the hooks to attach. Only
+// numbers derived from parsed options ever reach the text.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "kernel/btf.h"
-#include "config/filters.h"
 #include "config/options.h"
+#include "event.h"
+#include "kernel/btf.h"
+#include "kernel/hook.h"
 
 namespace pidtree {
 
-// Network rules per rule set that a reload may grow to without a restart
-// (the LPM tries allocate on use, so room costs nothing until used).
+// Network rules per rule set and probe that a reload may grow to without a
+// restart (the LPM tries allocate on use, so room costs nothing until used).
 inline constexpr unsigned kMaxRulesPerSet = 8192;
 
+// What the running kernel gives every probe's program.
 struct ProgramShape {
-  Backend backend = Backend::kTracepoint;        // kKprobe or kTracepoint
-  unsigned max_net_rules = 2 * kMaxRulesPerSet;  // both sets
+  Backend backend = Backend::kTracepoint;  // kKprobe or kTracepoint
+  // Room in the filter tries: both rule sets of every probe.
+  unsigned max_net_rules = PIDTREE_FILTER_SLOTS * 2 * kMaxRulesPerSet;
   // Compile in the fork/exec/exit probes that feed the process table.
   bool process_events = false;
   // sched_process_exit has group_dead (Linux 6.16+): exits of the last
@@ -28,18 +35,51 @@ struct ProgramShape {
   // memory at these offsets (from the kernel's BTF); without, from
   // execve()'s arguments through syscall tracepoints.
   std::optional<ArgvOffsets> argv_offsets;
-  // Tracepoint backend: read the socket at these offsets (from the kernel's
-  // BTF) in a raw tracepoint; without, read the classic tracepoint's record.
+  // Read sockets at these offsets (from the kernel's BTF); without, the
+  // shared sock:inet_sock_set_state program reads the classic
+  // tracepoint's record instead of attaching raw.
   std::optional<SockOffsets> sock_offsets;
-
-  // The connect probe is sock:inet_sock_set_state attached raw, reading
-  // the socket at sock_offsets (bpf/tcp_connect_tracepoint.bpf.c).
-  bool raw_connect_tracepoint() const {
-    return backend == Backend::kTracepoint && sock_offsets.has_value();
-  }
+  // A socket's network namespace and what inet_listen() is given (from the
+  // kernel's BTF; net_listen needs them).
+  std::optional<ListenOffsets> listen_offsets;
 };
 
-ProgramShape shape_for(Backend resolved, const FilterConfig &filters);
-std::string build_program(const ProgramShape &shape);
+// Collects one program: the kernel's defines, each probe's defines,
+// sources and hooks, and the handlers of the shared TCP state-change hook.
+class ProgramBuilder {
+ public:
+  explicit ProgramBuilder(ProgramShape shape) : shape_(std::move(shape)) {}
+  const ProgramShape &shape() const { return shape_; }
+
+  // #define PIDTREE_<name> <value>
+  void define(const std::string &name, uint64_t value);
+  // A file under bpf/ (embedded), pasted once, after the shared headers
+  // and in the order asked for.
+  void source(const std::string &file);
+  void hook(Hook hook);
+  // The shared sock:inet_sock_set_state program (bpf/sock_state.bpf.c)
+  // calls `handler(ctx, state)` when the new state is one of `states`.
+  void on_sock_state(const std::string &handler, std::vector<int> states);
+
+  // The whole program text.
+  std::string text() const;
+  // Everything to attach, in order: the process events first (the table
+  // must not miss a fork that precedes an event), then the probes' hooks,
+  // then the shared state-change hook.
+  std::vector<Hook> hooks() const;
+  // The shared state-change hook is attached raw (with sock_offsets).
+  bool raw_sock_state() const { return shape_.sock_offsets.has_value(); }
+
+ private:
+  ProgramShape shape_;
+  std::vector<std::pair<std::string, uint64_t>> defines_;
+  std::vector<std::string> sources_;
+  std::vector<Hook> hooks_;
+  std::vector<std::string> sock_state_handlers_;
+  uint32_t sock_states_ = 0;
+};
+
+// The text of a file under bpf/, or nullptr.
+const char *embedded_source(const std::string &file);
 
 }  // namespace pidtree

@@ -1,31 +1,17 @@
-// Output: one JSON object per line. Every string is escaped by the JSON
-// library (control bytes as \uXXXX, invalid UTF-8 replaced by U+FFFD), so no
-// process can put a newline into a line or forge a line of its own.
+// Output: one JSON object per line, buffered and written to a file
+// descriptor. Event lines are made by each probe (output/json.h); the
+// tracer's own lines (lost events, reloads) are made here.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "process/ancestry.h"
-#include "probes/decode.h"
-
 namespace pidtree {
 
-// Appends `text` as a JSON string: quotes, backslashes and control bytes
-// escaped, UTF-8 kept, each byte of an invalid sequence replaced by U+FFFD.
-void append_json_string(std::string *out, const std::string &text);
-
+// The tracer's own lines (not events), through nlohmann::json: they are
+// rare.
 class JsonFormatter {
  public:
-  // `username` is the connecting task's user; `timestamp` RFC 3339.
-  std::string connect_event(const ConnectEvent &event, const Ancestry &ancestry,
-                            const std::string &username,
-                            const std::string &timestamp) const;
-  // The same line, appended to `out` (the output buffer: no copy).
-  void append_connect_event(std::string *out, const ConnectEvent &event,
-                            const Ancestry &ancestry,
-                            const std::string &username,
-                            const std::string &timestamp) const;
   std::string lost_events(uint64_t count, uint64_t total,
                           const std::string &timestamp) const;
   // {"type":"config_reload","status":"applied"|"refused",...}

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "probes/decode.h"
+#include "probes/events.h"
 
 namespace pidtree {
 

@@ -2,8 +2,10 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <type_traits>
 
-#include "probes/decode.h"
+#include "output/json.h"
+#include "probes/events.h"
 
 namespace pidtree {
 
@@ -26,13 +28,22 @@ void Tracer::handle(const Event &event) {
       processes_->apply(*proc);
     return;
   }
-  const auto &connect = std::get<ConnectEvent>(event);
+  std::visit(
+      [this](const auto &e) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(e)>, ProcEvent>)
+          report(e);
+      },
+      event);
+}
+
+template <typename ProbeEvent>
+void Tracer::report(const ProbeEvent &event) {
   ++events_;
-  Ancestry ancestry = ancestry_.resolve(connect);
+  Ancestry ancestry = ancestry_.resolve(event.task());
   const std::string &timestamp = timestamps_.format(
-      static_cast<int64_t>(connect.ts_boot_ns) + boot_to_real_ns_);
-  formatter_.append_connect_event(&sink_.buffer(), connect, ancestry,
-                                  users_.name(connect.uid), timestamp);
+      static_cast<int64_t>(event.ts_boot_ns) + boot_to_real_ns_);
+  append_json(&sink_.buffer(), event,
+              EventLine{ancestry, users_.name(event.uid), timestamp});
   // A backlog drained at once is written as it goes, not held whole.
   sink_.flush_if_full();  // a failure is sticky: end_batch's flush says so
 }

@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "process/ancestry.h"
 #include "common/clock.h"
-#include "pipeline/event_orderer.h"
 #include "output/output.h"
+#include "pipeline/event_orderer.h"
+#include "process/ancestry.h"
 #include "process/users.h"
 
 namespace pidtree {
@@ -28,6 +28,8 @@ class Tracer {
 
   void begin_batch();
   void on_sample(const void *data, size_t size);
+  // An event made in user space (a snapshot), ordered with the kernel's.
+  void push(Event event) { orderer_.push(std::move(event)); }
   void on_lost(uint64_t count);
   // Handles the held events stamped at or before `watermark` (boot clock
   // ns) in time order, reports lost events, and flushes. False once the
@@ -41,6 +43,8 @@ class Tracer {
 
  private:
   void handle(const Event &event);
+  template <typename ProbeEvent>
+  void report(const ProbeEvent &event);
 
   AncestryResolver &ancestry_;
   UserDb &users_;
@@ -48,7 +52,7 @@ class Tracer {
   OutputSink &sink_;
   ProcessEventHandler *processes_;
   EventOrderer orderer_;
-  JsonFormatter formatter_;
+  JsonFormatter formatter_;  // the tracer's own lines
   int64_t boot_to_real_ns_ = 0;
   TimestampFormatter timestamps_;
   uint64_t events_ = 0;

@@ -19,7 +19,7 @@ void add_error(Ancestry *out, const std::string &message) {
 
 }  // namespace
 
-Ancestry ProcAncestry::resolve(const ConnectEvent &event) {
+Ancestry ProcAncestry::resolve(const EventTask &event) {
   Ancestry out;
   std::unordered_set<uint32_t> seen;
   uint32_t pid = event.pid;
@@ -34,7 +34,7 @@ Ancestry ProcAncestry::resolve(const ConnectEvent &event) {
     ReadStatus status = source_.read(pid, &info);
     if (status != ReadStatus::kOk) {
       std::string who = pid == event.pid
-                            ? "connecting process " + std::to_string(pid)
+                            ? "the event's process " + std::to_string(pid)
                             : "process " + std::to_string(pid);
       add_error(&out, status == ReadStatus::kGone
                           ? who + " exited before its ancestry was read"
@@ -89,9 +89,10 @@ void TableAncestry::apply(const ProcEvent &event) {
   }
 }
 
-Ancestry TableAncestry::resolve(const ConnectEvent &event) {
-  // The connecting task's uid, as of its connect (one lookup for both).
-  const ProcessRecord *rec = table_.set_uid(event.pid, event.uid);
+Ancestry TableAncestry::resolve(const EventTask &event) {
+  // The task's uid, as of its event (one lookup for both).
+  const ProcessRecord *rec = event.uid ? table_.set_uid(event.pid, *event.uid)
+                                       : table_.find_live(event.pid);
   if (!rec) {
     Ancestry out = fallback_.resolve(event);
     std::string why = "process " + std::to_string(event.pid) +

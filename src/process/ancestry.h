@@ -1,12 +1,13 @@
-// Ancestry: the chain of processes from the connecting one up to pid 1.
+// Ancestry: the chain of processes from an event's process up to pid 1.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "probes/decode.h"
 #include "process/proc_node.h"
+#include "process/process_events.h"
 #include "process/process_table.h"
 #include "process/procfs.h"
 #include "process/users.h"
@@ -14,14 +15,21 @@
 namespace pidtree {
 
 struct Ancestry {
-  std::vector<NodeRef> tree;  // connecting process first
+  std::vector<NodeRef> tree;  // the event's process first
   std::string error;          // "" or why the tree is incomplete
+};
+
+// Whose tree: the event's process, and the uid the kernel saw it run as at
+// the event (news for the process table), when the event has one.
+struct EventTask {
+  uint32_t pid = 0;
+  std::optional<uint32_t> uid;
 };
 
 class AncestryResolver {
  public:
   virtual ~AncestryResolver() = default;
-  virtual Ancestry resolve(const ConnectEvent &event) = 0;
+  virtual Ancestry resolve(const EventTask &task) = 0;
 };
 
 // Walks /proc when the event is handled. Racy by nature: a process that
@@ -31,7 +39,7 @@ class ProcAncestry : public AncestryResolver {
  public:
   ProcAncestry(ProcessSource &source, UserDb &users)
       : source_(source), users_(users) {}
-  Ancestry resolve(const ConnectEvent &event) override;
+  Ancestry resolve(const EventTask &task) override;
 
  private:
   ProcessSource &source_;
@@ -61,7 +69,7 @@ class TableAncestry : public AncestryResolver, public ProcessEventHandler {
   // probes are attached, before handling any event.
   void seed();
   void apply(const ProcEvent &event) override;
-  Ancestry resolve(const ConnectEvent &event) override;
+  Ancestry resolve(const EventTask &task) override;
   // After lost events: processes whose exit was lost are marked exited.
   void resync();
 

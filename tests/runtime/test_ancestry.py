@@ -295,7 +295,7 @@ class ProcWalkFallback(unittest.TestCase):
         evs = tracer.wait_events(lambda r: r["port"] == port, 1, 20)
         self.assertEqual(len(evs), 1, tracer.describe())
         self.assertEqual(evs[0]["proctree"], [])
-        self.assertIn("connecting process %d exited" % p.pid, evs[0]["error"])
+        self.assertIn("the event's process %d exited" % p.pid, evs[0]["error"])
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ class TestPrintProgram(unittest.TestCase):
              copy, "-p"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn(b"pidtree_submit", p.stdout)
+        self.assertIn(b"tcp_connect_on_sock_state", p.stdout)
 
 
 class TestBadInput(unittest.TestCase):

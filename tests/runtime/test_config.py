@@ -107,9 +107,10 @@ net_listen:
         tracer = Tracer(BINARY, ["-c", cfg.path])
         self.addCleanup(tracer.kill)
         tracer.wait_ready()
-        self.assertIn("pidtree-bcc: note: net_listen: this probe is not "
-                      "available yet; its settings were validated and are "
-                      "ignored", tracer.stderr_lines)
+        # net_listen runs beside tcp_connect, with its own rules.
+        self.assertIn("pidtree-bcc: tracing TCP connects with the %s backend, "
+                      "TCP listens; Ctrl-C to stop" % tracer.backend,
+                      tracer.stderr_lines)
         base = next_port()
         cases = [
             # 198.51.100.7/32 (only 7001 filtered) is the most specific:
@@ -242,7 +243,7 @@ class Reload(unittest.TestCase):
         self.assertEqual(p.stderr.decode().splitlines(),
                          ["pidtree-bcc: error: %s:2:3: tcp_connect: unknown "
                           "key 'filterz' (expected filters, includeports, "
-                          "excludeports, plugins, container_labels)"
+                          "excludeports, plugins or container_labels)"
                           % cfg.path])
 
 

@@ -68,12 +68,9 @@ class FakeUsers : public UserDb {
   }
 };
 
-ConnectEvent event_for(uint32_t pid) {
-  ConnectEvent ev;
-  ev.pid = pid;
-  ev.tid = pid + 1;
-  ev.uid = 12345;  // not what the tree's usernames come from
-  return ev;
+EventTask event_for(uint32_t pid) {
+  // The uid is not what the tree's usernames come from.
+  return EventTask{pid, 12345};
 }
 
 std::vector<uint32_t> pids(const Ancestry &a) {
@@ -161,7 +158,7 @@ TEST(ProcAncestry, ConnectingProcessGone) {
   FakeUsers users;
   Ancestry a = ProcAncestry(procs, users).resolve(event_for(4321));
   EXPECT_TRUE(a.tree.empty());
-  EXPECT_NE(a.error.find("connecting process 4321"), std::string::npos)
+  EXPECT_NE(a.error.find("the event's process 4321"), std::string::npos)
       << a.error;
   EXPECT_NE(a.error.find("exited"), std::string::npos) << a.error;
 }

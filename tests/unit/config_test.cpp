@@ -69,21 +69,25 @@ std::string reference(const std::string &name) {
 TEST(Config, UpstreamExampleLoadsUnchanged) {
   // ../shared/reference/upstream-example_config.yml, verbatim.
   FileConfig c = load_config(reference("upstream-example_config.yml"));
-  ASSERT_TRUE(c.tcp_connect.present);
-  ASSERT_TRUE(c.tcp_connect.has_filters);
-  EXPECT_EQ(networks(c.tcp_connect),
+  ASSERT_TRUE(c.section("tcp_connect").present);
+  ASSERT_TRUE(c.section("tcp_connect").has_filters);
+  EXPECT_EQ(networks(c.section("tcp_connect")),
             (std::vector<std::string>{"10.0.0.0/8", "172.16.0.0/12",
                                       "169.254.0.0/16", "127.0.0.0/8"}));
-  for (const auto &r : c.tcp_connect.rules)
+  for (const auto &r : c.section("tcp_connect").rules)
     EXPECT_EQ(r.mode, RulePorts::kAll);
-  EXPECT_EQ(c.tcp_connect.port_mode, PortMode::kNone);
-  // net_listen, udp_session, container_labels and plugins are noted.
+  EXPECT_EQ(c.section("tcp_connect").port_mode, PortMode::kNone);
+  // net_listen runs with upstream's settings; udp_session,
+  // container_labels and plugins are noted.
+  const ProbeConfig &listen = c.section("net_listen");
+  ASSERT_TRUE(listen.present);
+  EXPECT_EQ(networks(listen), std::vector<std::string>{"127.0.0.0/8"});
+  EXPECT_EQ(listen.port_mode, PortMode::kExclude);
   std::string notes;
   for (const auto &n : c.notes)
     notes += n + "\n";
-  EXPECT_NE(notes.find("net_listen: this probe is not available yet"),
-            std::string::npos)
-      << notes;
+  EXPECT_EQ(notes.find("net_listen"), std::string::npos) << notes;
+  EXPECT_FALSE(c.section("udp_session").present);
   EXPECT_NE(notes.find("udp_session"), std::string::npos);
   EXPECT_NE(notes.find("container_labels"), std::string::npos);
   EXPECT_NE(notes.find("tcp_connect.plugins"), std::string::npos);
@@ -100,20 +104,20 @@ TEST(Config, UpstreamItestConfigWithPortsFilledIn) {
     for (size_t at; (at = text.find(from)) != std::string::npos;)
       text.replace(at, from.size(), to);
   FileConfig c = load_text(text);
-  ASSERT_EQ(c.tcp_connect.rules.size(), 11u);
-  const NetRule &except = c.tcp_connect.rules[9];
+  ASSERT_EQ(c.section("tcp_connect").rules.size(), 11u);
+  const NetRule &except = c.section("tcp_connect").rules[9];
   EXPECT_EQ(format_cidr(except.network), "127.100.0.0/16");
   EXPECT_EQ(except.mode, RulePorts::kExcept);
   ASSERT_EQ(except.ports.size(), 1u);
   EXPECT_EQ(except.ports[0].first, 4000);
-  const NetRule &only = c.tcp_connect.rules[10];
+  const NetRule &only = c.section("tcp_connect").rules[10];
   EXPECT_EQ(only.mode, RulePorts::kOnly);
-  EXPECT_EQ(c.tcp_connect.port_mode, PortMode::kExclude);
-  ASSERT_EQ(c.tcp_connect.ports.size(), 1u);
-  EXPECT_EQ(c.tcp_connect.ports[0].first, 5000);
+  EXPECT_EQ(c.section("tcp_connect").port_mode, PortMode::kExclude);
+  ASSERT_EQ(c.section("tcp_connect").ports.size(), 1u);
+  EXPECT_EQ(c.section("tcp_connect").ports[0].first, 5000);
   // Its semantics: 127.0/16 dropped; 127.100/16 dropped but for port 4000;
   // 127.101/16 dropped only on 4000; the rest of 127/8 not filtered.
-  FilterConfig f = combine_filters(&c, {});
+  FilterConfig f = combine_filters(&c.section("tcp_connect"), {});
   EXPECT_TRUE(is_filtered(f, parse_ip("127.0.0.1"), 4000));
   EXPECT_FALSE(is_filtered(f, parse_ip("127.100.0.1"), 4000));
   EXPECT_TRUE(is_filtered(f, parse_ip("127.100.0.1"), 4001));
@@ -144,7 +148,7 @@ tcp_connect:
       include_ports: [53]
   includeports: [80, 443, 1000-1002]
 )");
-  const auto &p = c.tcp_connect;
+  const auto &p = c.section("tcp_connect");
   EXPECT_EQ(networks(p),
             (std::vector<std::string>{"192.168.0.0/16", "10.0.0.0/8",
                                       "2001:db8::/32", "fd00::/8"}));
@@ -174,7 +178,7 @@ net_listen:
   same_namespace_only: False
   exclude_random_bind: yes
 )");
-  EXPECT_EQ(networks(c.tcp_connect),
+  EXPECT_EQ(networks(c.section("tcp_connect")),
             (std::vector<std::string>{"203.0.113.0/24"}));
 }
 
@@ -190,9 +194,9 @@ TEST(Config, IncludesNestAndAreRelativeToTheIncludingFile) {
                 "tcp_connect:\n  filters: !include sub/nets.yaml\n"
                 "  excludeports: !include sub/ports.yaml\n");
   FileConfig c = load_config(main);
-  EXPECT_EQ(networks(c.tcp_connect),
+  EXPECT_EQ(networks(c.section("tcp_connect")),
             (std::vector<std::string>{"198.51.100.0/24", "2001:db8::/32"}));
-  EXPECT_EQ(c.tcp_connect.ports.size(), 2u);
+  EXPECT_EQ(c.section("tcp_connect").ports.size(), 2u);
   ASSERT_EQ(c.files.size(), 4u);
   EXPECT_EQ(c.files[0], main);
 }
@@ -350,20 +354,21 @@ TEST(Config, HostBitsAreMaskedWithANote) {
   FileConfig c = load_text(
       "tcp_connect:\n  filters:\n    - {subnet_name: a, network: 10.1.2.3, "
       "network_mask: 255.0.0.0}\n");
-  EXPECT_EQ(networks(c.tcp_connect), (std::vector<std::string>{"10.0.0.0/8"}));
+  EXPECT_EQ(networks(c.section("tcp_connect")),
+            (std::vector<std::string>{"10.0.0.0/8"}));
   ASSERT_EQ(c.notes.size(), 1u);
   EXPECT_NE(c.notes[0].find("using 10.0.0.0/8"), std::string::npos)
       << c.notes[0];
 }
 
 TEST(Config, EmptyFileAndEmptyProbe) {
-  EXPECT_FALSE(load_text("").tcp_connect.present);
+  EXPECT_FALSE(load_text("").section("tcp_connect").present);
   FileConfig c = load_text("tcp_connect:\n");
-  EXPECT_TRUE(c.tcp_connect.present);
-  EXPECT_FALSE(c.tcp_connect.has_filters);
+  EXPECT_TRUE(c.section("tcp_connect").present);
+  EXPECT_FALSE(c.section("tcp_connect").has_filters);
   c = load_text("tcp_connect:\n  filters: []\n");
-  EXPECT_TRUE(c.tcp_connect.has_filters);
-  EXPECT_TRUE(c.tcp_connect.rules.empty());
+  EXPECT_TRUE(c.section("tcp_connect").has_filters);
+  EXPECT_TRUE(c.section("tcp_connect").rules.empty());
 }
 
 TEST(Config, NeverCrashesOnHostileYaml) {
@@ -400,15 +405,16 @@ TEST(CombineFilters, FileFiltersReplaceTheDefaults) {
   FileConfig c = load_text(
       "tcp_connect:\n  filters:\n    - {subnet_name: a, network: "
       "198.51.100.0/24}\n");
-  FilterConfig f = combine_filters(&c, {});
+  FilterConfig f = combine_filters(&c.section("tcp_connect"), {});
   ASSERT_EQ(f.rules.size(), 1u);
   EXPECT_FALSE(is_filtered(f, parse_ip("10.0.0.1"), 1));
   // A file without filters keeps the defaults (unless disabled).
   FileConfig none = load_text("tcp_connect:\n  excludeports: [22]\n");
-  EXPECT_EQ(combine_filters(&none, {}).rules.size(), 8u);
+  EXPECT_EQ(combine_filters(&none.section("tcp_connect"), {}).rules.size(), 8u);
   CommandLineFilters no_defaults;
   no_defaults.no_default_filters = true;
-  EXPECT_TRUE(combine_filters(&none, no_defaults).rules.empty());
+  EXPECT_TRUE(
+      combine_filters(&none.section("tcp_connect"), no_defaults).rules.empty());
 }
 
 TEST(CombineFilters, CommandLineAddsNetworksAndPorts) {
@@ -419,7 +425,7 @@ TEST(CombineFilters, CommandLineAddsNetworksAndPorts) {
   cli.networks = {parse_cidr("203.0.113.0/24"), parse_cidr("10.0.0.0/8")};
   cli.port_mode = PortMode::kExclude;
   cli.ports = parse_port_spec("25");
-  FilterConfig f = combine_filters(&c, cli);
+  FilterConfig f = combine_filters(&c.section("tcp_connect"), cli);
   ASSERT_EQ(f.rules.size(), 2u);
   // The command line's 10/8 drops every port, the file's exception is gone.
   EXPECT_TRUE(is_filtered(f, parse_ip("10.1.1.1"), 443));
@@ -429,7 +435,7 @@ TEST(CombineFilters, CommandLineAddsNetworksAndPorts) {
   EXPECT_FALSE(is_filtered(f, parse_ip("8.8.8.8"), 80));
   // Opposite port modes clash.
   cli.port_mode = PortMode::kInclude;
-  EXPECT_THROW(combine_filters(&c, cli), InputError);
+  EXPECT_THROW(combine_filters(&c.section("tcp_connect"), cli), InputError);
 }
 
 }  // namespace

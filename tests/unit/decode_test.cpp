@@ -1,5 +1,5 @@
 // Decoding raw perf-buffer records into ConnectEvent.
-#include "probes/decode.h"
+#include "probes/events.h"
 
 #include <gtest/gtest.h>
 

@@ -57,8 +57,8 @@ class FakeMaps : public MapAccess {
       n = key ? sizeof(pidtree_lpm_v6_key) : sizeof(pidtree_net_rule);
     else if (map == "filter_rule_ports")
       n = key ? sizeof(uint32_t) : sizeof(pidtree_port_bitmap);
-    else if (map == "port_filtered")
-      n = key ? 4 : 1;
+    else if (map == "port_filter_bits")
+      n = key ? 4 : 8;
     else
       n = 4;  // filter_active
     return std::string(static_cast<const char *>(p), n);
@@ -102,26 +102,73 @@ TEST(FilterMaps, FirstApplyFillsSetZeroThenFlipsEachTime) {
   EXPECT_EQ(maps.maps["filter_v6"].size(), 1u);
 }
 
-TEST(FilterMaps, OnlyChangedPortsAreWritten) {
+// Bit `port` of the port bitmap of (slot, set), as the kernel reads it.
+bool port_bit(FakeMaps &maps, int slot, int set, int port) {
+  int key = (slot * 2 + set) * PIDTREE_PORT_WORDS + port / 64;
+  std::string k(reinterpret_cast<const char *>(&key), 4);
+  auto it = maps.maps["port_filter_bits"].find(k);
+  if (it == maps.maps["port_filter_bits"].end())
+    return false;
+  uint64_t word = 0;
+  std::memcpy(&word, it->second.data(), 8);
+  return (word >> (port % 64)) & 1;
+}
+
+TEST(FilterMaps, OnlyChangedPortWordsAreWritten) {
   FakeMaps maps;
   FilterMaps fm(maps);
   ASSERT_EQ(fm.apply(config({}, PortMode::kExclude, "22,80")), "");
   size_t writes = 0;
   for (const auto &l : maps.log)
-    writes += l == "update port_filtered";
-  EXPECT_EQ(writes, 2u);
+    writes += l == "update port_filter_bits";
+  EXPECT_EQ(writes, 2u);  // ports 0-63 and 64-127
   maps.log.clear();
   ASSERT_EQ(fm.apply(config({}, PortMode::kExclude, "22,80")), "");  // set 1
   maps.log.clear();
   ASSERT_EQ(fm.apply(config({}, PortMode::kExclude, "22,443")), "");  // set 0
   writes = 0;
   for (const auto &l : maps.log)
-    writes += l == "update port_filtered";
-  EXPECT_EQ(writes, 2u);  // 80 cleared, 443 set
-  // Port keys carry the set in bits 16+.
-  int key = 1 << 16 | 22;
-  std::string k(reinterpret_cast<const char *>(&key), 4);
-  EXPECT_EQ(maps.maps["port_filtered"][k], std::string(1, '\1'));
+    writes += l == "update port_filter_bits";
+  EXPECT_EQ(writes, 2u);  // 80's word cleared, 443's set
+  EXPECT_TRUE(port_bit(maps, 0, 0, 22));
+  EXPECT_TRUE(port_bit(maps, 0, 0, 443));
+  EXPECT_FALSE(port_bit(maps, 0, 0, 80));
+  EXPECT_FALSE(port_bit(maps, 0, 0, 444));
+  EXPECT_TRUE(port_bit(maps, 0, 1, 80));  // set 1 keeps its rules
+  // An include list sets every word but the listed ports.
+  ASSERT_EQ(fm.apply(config({}, PortMode::kInclude, "65535")), "");  // set 1
+  EXPECT_TRUE(port_bit(maps, 0, 1, 0));
+  EXPECT_TRUE(port_bit(maps, 0, 1, 65534));
+  EXPECT_FALSE(port_bit(maps, 0, 1, 65535));
+}
+
+TEST(FilterMaps, EachProbeHasItsOwnSlot) {
+  FakeMaps maps;
+  FilterMaps connect(maps, PIDTREE_SLOT_TCP_CONNECT);
+  FilterMaps listen(maps, PIDTREE_SLOT_NET_LISTEN);
+  ASSERT_EQ(connect.apply(config({"10.0.0.0/8"}, PortMode::kExclude, "22")),
+            "");
+  ASSERT_EQ(listen.apply(config({"10.0.0.0/8"}, PortMode::kExclude, "53")), "");
+  ASSERT_EQ(listen.apply(config({}, PortMode::kExclude, "5353")), "");
+  EXPECT_TRUE(port_bit(maps, PIDTREE_SLOT_TCP_CONNECT, 0, 22));
+  EXPECT_FALSE(port_bit(maps, PIDTREE_SLOT_TCP_CONNECT, 0, 53));
+  EXPECT_TRUE(port_bit(maps, PIDTREE_SLOT_NET_LISTEN, 0, 53));
+  EXPECT_TRUE(port_bit(maps, PIDTREE_SLOT_NET_LISTEN, 1, 5353));
+  // Each probe flips its own entry of filter_active.
+  int slot = PIDTREE_SLOT_NET_LISTEN;
+  std::string k(reinterpret_cast<const char *>(&slot), 4);
+  uint32_t v = 9;
+  std::memcpy(&v, maps.maps["filter_active"][k].data(), 4);
+  EXPECT_EQ(v, 1u);
+  EXPECT_EQ(maps.active(), 0u);  // tcp_connect's (slot 0) stays
+  // The LPM keys carry the slot.
+  size_t with_listen_slot = 0;
+  for (const auto &kv : maps.maps["filter_v4"]) {
+    pidtree_lpm_v4_key key;
+    std::memcpy(&key, kv.first.data(), sizeof(key));
+    with_listen_slot += key.probe == PIDTREE_SLOT_NET_LISTEN;
+  }
+  EXPECT_EQ(with_listen_slot, 1u);  // set 0's; set 1 has none
 }
 
 TEST(FilterMaps, AFailedWriteKeepsTheLiveRules) {

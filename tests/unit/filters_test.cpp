@@ -130,17 +130,17 @@ TEST(ToMapEntries, SplitsFamiliesWithPrefixesAndBytes) {
   ASSERT_EQ(e.v4.size(), 2u);
   ASSERT_EQ(e.v6.size(), 2u);
 
-  EXPECT_EQ(e.v4[0].first.prefixlen, 8u + 8u);
+  EXPECT_EQ(e.v4[0].first.prefixlen, 16u + 8u);
   const uint8_t ten[4] = {10, 0, 0, 0};
   EXPECT_EQ(std::memcmp(e.v4[0].first.addr, ten, 4), 0);
-  EXPECT_EQ(e.v4[1].first.prefixlen, 8u + 22u);
+  EXPECT_EQ(e.v4[1].first.prefixlen, 16u + 22u);
   const uint8_t v192[4] = {192, 168, 4, 0};
   EXPECT_EQ(std::memcmp(e.v4[1].first.addr, v192, 4), 0);
 
-  EXPECT_EQ(e.v6[0].first.prefixlen, 8u + 32u);
+  EXPECT_EQ(e.v6[0].first.prefixlen, 16u + 32u);
   const uint8_t db8[16] = {0x20, 0x01, 0x0d, 0xb8};
   EXPECT_EQ(std::memcmp(e.v6[0].first.addr, db8, 16), 0);
-  EXPECT_EQ(e.v6[1].first.prefixlen, 8u + 128u);
+  EXPECT_EQ(e.v6[1].first.prefixlen, 16u + 128u);
   uint8_t one[16] = {};
   one[15] = 1;
   EXPECT_EQ(std::memcmp(e.v6[1].first.addr, one, 16), 0);
@@ -162,16 +162,36 @@ TEST(ToMapEntries, SplitsFamiliesWithPrefixesAndBytes) {
 
 TEST(ToMapEntries, KeyPaddingIsZero) {
   // The keys go to the kernel byte for byte; nothing but the prefix, the
-  // set and the address may be set.
-  FilterMapEntries e = to_map_entries(networks({"1.2.3.4/32"}));
+  // set, the probe's slot and the address may be set.
+  FilterMapEntries e = to_map_entries(networks({"1.2.3.4/32"}), 1, 2);
   ASSERT_EQ(e.v4.size(), 1u);
   pidtree_lpm_v4_key want{};
-  want.prefixlen = 8 + 32;  // the set byte, then the address
+  want.prefixlen = 16 + 32;  // the set and slot bytes, then the address
+  want.set = 1;
+  want.probe = 2;
   want.addr[0] = 1;
   want.addr[1] = 2;
   want.addr[2] = 3;
   want.addr[3] = 4;
   EXPECT_EQ(std::memcmp(&e.v4[0].first, &want, sizeof(want)), 0);
+}
+
+TEST(ToMapEntries, RuleIdsDifferAcrossSetsAndSlots) {
+  FilterConfig c = networks({"10.0.0.0/8"});
+  c.rules[0].mode = RulePorts::kOnly;
+  c.rules[0].ports = parse_port_spec("53");
+  std::set<uint32_t> ids;
+  for (uint8_t slot = 0; slot < PIDTREE_FILTER_SLOTS; ++slot)
+    for (uint8_t set = 0; set < 2; ++set) {
+      FilterMapEntries e = to_map_entries(c, set, slot);
+      ASSERT_EQ(e.v4.size(), 1u);
+      EXPECT_EQ(e.v4[0].first.probe, slot);
+      EXPECT_EQ(e.v4[0].first.set, set);
+      ASSERT_EQ(e.rule_ports.size(), 1u);
+      EXPECT_EQ(e.rule_ports[0].first, e.v4[0].second.rule_id);
+      ids.insert(e.v4[0].second.rule_id);
+    }
+  EXPECT_EQ(ids.size(), 2u * PIDTREE_FILTER_SLOTS);
 }
 
 TEST(ToMapEntries, EmptyConfig) {
@@ -259,9 +279,9 @@ const pidtree_net_rule *lpm_lookup(const Entries &entries, uint8_t set,
   int best_len = -1;
   for (const auto &kv : entries) {
     unsigned len = kv.first.prefixlen;
-    if (len < 8 || len > 8 + addr_bits || kv.first.set != set)
+    if (len < 16 || len > 16 + addr_bits || kv.first.set != set)
       continue;
-    if (prefix_matches(kv.first.addr, addr, len - 8) &&
+    if (prefix_matches(kv.first.addr, addr, len - 16) &&
         static_cast<int>(len) > best_len) {
       best = &kv.second;
       best_len = static_cast<int>(len);

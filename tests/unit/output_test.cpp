@@ -2,6 +2,9 @@
 // and the line sink (pipes, files, a reader that went away).
 #include "output/output.h"
 
+#include "output/json.h"
+#include "probes/tcp_connect/connect_event.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -60,9 +63,8 @@ json parse_line(const std::string &line) {
 }
 
 TEST(JsonFormatter, ConnectEventHasEveryField) {
-  JsonFormatter f;
-  std::string line = f.connect_event(sample_event(), sample_ancestry(), "alice",
-                                     "2023-11-14T22:13:20.123456Z");
+  std::string line = event_line(sample_event(), sample_ancestry(), "alice",
+                                "2023-11-14T22:13:20.123456Z");
   json j = parse_line(line);
   EXPECT_EQ(j.size(), 14u) << j.dump();
   EXPECT_EQ(j["timestamp"], "2023-11-14T22:13:20.123456Z");
@@ -93,9 +95,8 @@ TEST(JsonFormatter, ConnectEventHasEveryField) {
 }
 
 TEST(JsonFormatter, FieldOrderIsStable) {
-  JsonFormatter f;
   std::string line =
-      f.connect_event(sample_event(), sample_ancestry(), "alice", "T");
+      event_line(sample_event(), sample_ancestry(), "alice", "T");
   std::vector<std::string> keys = {
       "\"timestamp\"", "\"probe\"",    "\"pid\"",      "\"tid\"",   "\"comm\"",
       "\"uid\"",       "\"username\"", "\"family\"",   "\"saddr\"", "\"sport\"",
@@ -115,8 +116,8 @@ TEST(JsonFormatter, Ipv6AndErrorAndEmptyTree) {
   ev.daddr = parse_ip("2001:db8:0:0:1:0:0:1");
   ev.sport = 0;
   Ancestry a;
-  a.error = "connecting process 900 exited before its ancestry was read";
-  json j = parse_line(JsonFormatter().connect_event(ev, a, "1000", "T"));
+  a.error = "the event's process 900 exited before its ancestry was read";
+  json j = parse_line(event_line(ev, a, "1000", "T"));
   EXPECT_EQ(j["family"], "ipv6");
   EXPECT_EQ(j["saddr"], "2001:db8::10");
   EXPECT_EQ(j["daddr"], "2001:db8::1:0:0:1");
@@ -141,7 +142,7 @@ TEST(JsonFormatter, HostileStringsStayOnOneLine) {
   a.tree.push_back(ProcNode{898, "python3 -c " + big, "carol"});
   a.error = "x\ny";
 
-  std::string line = JsonFormatter().connect_event(ev, a, "u\"\n", "T");
+  std::string line = event_line(ev, a, "u\"\n", "T");
   json j = parse_line(line);
   EXPECT_GT(line.size(), big.size());
   // No raw control byte anywhere but the final newline.
@@ -170,7 +171,7 @@ TEST(JsonFormatter, InvalidUtf8IsReplacedNotFatal) {
   a.tree.push_back(ProcNode{900, "sh -c \xc3\x28 \xed\xa0\x80 ok", "al\xfe"});
   a.tree.push_back(ProcNode{1, "init \xe2\x82\xac", "root"});  // valid euro
   std::string line;
-  ASSERT_NO_THROW(line = JsonFormatter().connect_event(ev, a, "\x80", "T"));
+  ASSERT_NO_THROW(line = event_line(ev, a, "\x80", "T"));
   json j = parse_line(line);
   const std::string fffd = "\xef\xbf\xbd";
   EXPECT_EQ(j["comm"], "ab" + fffd + "cd");
@@ -186,13 +187,12 @@ TEST(JsonFormatter, InvalidUtf8IsReplacedNotFatal) {
 
 TEST(JsonFormatter, HostileCommFromEveryByte) {
   // Every single byte value as comm and cmdline: always one parsable line.
-  JsonFormatter f;
   for (int b = 0; b < 256; ++b) {
     ConnectEvent ev = sample_event();
     ev.comm = std::string(1, static_cast<char>(b)) + "z";
     Ancestry a;
     a.tree.push_back(ProcNode{1, ev.comm + "\n" + ev.comm, "root"});
-    std::string line = f.connect_event(ev, a, "root", "T");
+    std::string line = event_line(ev, a, "root", "T");
     ASSERT_EQ(count_newlines(line), 1u) << b;
     json j;
     ASSERT_NO_THROW(j = json::parse(line)) << b;
@@ -450,10 +450,9 @@ TEST(JsonFormatter, TableNodesRenderOnceAndStayRight) {
   Ancestry a;
   a.tree.emplace_back(shared);
   ConnectEvent ev;
-  JsonFormatter f;
-  std::string one = f.connect_event(ev, a, "u", "t");
+  std::string one = event_line(ev, a, "u", "t");
   EXPECT_FALSE(shared->json.empty());
-  EXPECT_EQ(f.connect_event(ev, a, "u", "t"), one);
+  EXPECT_EQ(event_line(ev, a, "u", "t"), one);
   auto j = nlohmann::json::parse(one);
   EXPECT_EQ(j["proctree"][0]["cmdline"], "a \"b\"");
 }

@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "event.h"
-#include "process/ancestry.h"
-#include "probes/decode.h"
-#include "process/process_table.h"
-#include "process/procfs.h"
 #include "kernel/program.h"
 #include "pipeline/tracer.h"
+#include "probes/events.h"
+#include "process/ancestry.h"
+#include "process/process_table.h"
+#include "process/procfs.h"
 
 namespace pidtree {
 namespace {
@@ -189,7 +189,7 @@ TEST(TableAncestry, SeedsFromProcThenFollowsEvents) {
   ancestry.apply(exec);
   ConnectEvent ev;
   ev.pid = 70;
-  Ancestry a = ancestry.resolve(ev);
+  Ancestry a = ancestry.resolve(ev.task());
   ASSERT_EQ(a.tree.size(), 4u);
   EXPECT_EQ(a.tree[0].cmdline, "curl https://example.invalid");
   EXPECT_EQ(a.tree[1].cmdline, "bash --flag");
@@ -303,16 +303,18 @@ TEST(TracerOrdering, ProcessEventsApplyInKernelTimeOrder) {
 }
 
 TEST(Program, ProcessEventsAreCompiledInOnlyWhenAsked) {
-  ProgramShape shape = shape_for(Backend::kTracepoint, FilterConfig{});
-  EXPECT_EQ(build_program(shape).find("task_newtask"), std::string::npos);
+  ProgramShape shape;
+  EXPECT_EQ(ProgramBuilder(shape).text().find("task_newtask"),
+            std::string::npos);
   shape.process_events = true;
-  std::string text = build_program(shape);
+  std::string text = ProgramBuilder(shape).text();
   EXPECT_NE(text.find("TRACEPOINT_PROBE(task, task_newtask)"),
             std::string::npos);
   EXPECT_NE(text.find("#define PIDTREE_HAVE_GROUP_DEAD 0"), std::string::npos);
   shape.have_group_dead = true;
-  EXPECT_NE(build_program(shape).find("#define PIDTREE_HAVE_GROUP_DEAD 1"),
-            std::string::npos);
+  EXPECT_NE(
+      ProgramBuilder(shape).text().find("#define PIDTREE_HAVE_GROUP_DEAD 1"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -30,9 +30,7 @@ class NumericUsers : public UserDb {
 std::vector<std::pair<uint32_t, std::string>> chain(TableAncestry &resolver,
                                                     uint32_t pid,
                                                     std::string *error) {
-  ConnectEvent ev;
-  ev.pid = pid;
-  Ancestry a = resolver.resolve(ev);
+  Ancestry a = resolver.resolve(EventTask{pid, 0});
   *error = a.error;
   std::vector<std::pair<uint32_t, std::string>> out;
   for (const auto &n : a.tree)
@@ -219,9 +217,7 @@ TEST_F(ProcessTableTest, UidChangesShowInTheTree) {
   EXPECT_EQ(table.set_uid(100, 1000), table.find_live(100));
   EXPECT_EQ(table.find_live(100)->uid, 1000u);
   EXPECT_EQ(table.set_uid(4242, 1000), nullptr);  // nothing runs there
-  ConnectEvent ev;
-  ev.pid = 100;
-  ev.uid = 1000;
+  EventTask ev{100, 1000};
   EXPECT_EQ(resolver.resolve(ev).tree[0].username, "u1000");
 }
 
@@ -229,9 +225,7 @@ TEST_F(ProcessTableTest, UidChangesShowInTheTree) {
 // does next: connect (its own node) or fork (news of the forking process).
 TEST_F(ProcessTableTest, UidFromConnectAndForkEvents) {
   table.fork(10 * kSec, 100, 1, 0, false);
-  ConnectEvent ev;
-  ev.pid = 100;
-  ev.uid = 1000;
+  EventTask ev{100, 1000};
   EXPECT_EQ(resolver.resolve(ev).tree[0].username, "u1000");
   ProcEvent fork;
   fork.kind = ProcEvent::Kind::kFork;
@@ -270,9 +264,7 @@ TEST(TableAncestryNames, KeptNodesAskForNamesAgainOnceTheEpochMovesOn) {
   EmptyProc proc;
   RenamingUsers users;
   TableAncestry resolver{table, proc, users};
-  ConnectEvent ev;
-  ev.pid = 100;
-  ev.uid = 1000;
+  EventTask ev{100, 1000};
   EXPECT_EQ(resolver.resolve(ev).tree[0].username, "old1000");
   EXPECT_EQ(users.asked, 2);
   users.prefix = "new";

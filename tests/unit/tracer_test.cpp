@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "event.h"
 #include "common/clock.h"
+#include "event.h"
 
 namespace pidtree {
 namespace {
@@ -97,7 +97,7 @@ TEST(SystemClock, RealtimeIsNowAndOffsetIsPositive) {
 
 class FakeAncestry : public AncestryResolver {
  public:
-  Ancestry resolve(const ConnectEvent &event) override {
+  Ancestry resolve(const EventTask &event) override {
     seen.push_back(event.pid);
     if (on_resolve)
       on_resolve();

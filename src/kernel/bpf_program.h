@@ -1,19 +1,16 @@
-// Probe: what the kernel offers, which backend to use, and the BCC program
-// (compile, filter maps, attach, perf buffer). The only file that talks to
-// libbcc.
+// The loaded BPF program, through BCC: compile, map access, attach (one
+// loader per type of hook), the perf buffer, detach. The only code that
+// talks to libbcc.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "kernel/filter_maps.h"
-#include "config/filters.h"
-#include "kernel/kernel_features.h"
-#include "kernel/program.h"
+#include "kernel/hook.h"
 
 namespace ebpf {
 class BPF;
@@ -21,27 +18,23 @@ class BPF;
 
 namespace pidtree {
 
-class ConnectProbe : public MapAccess {
+class BpfProgram : public MapAccess {
  public:
   using SampleFn = std::function<void(const void *data, size_t size)>;
   using LostFn = std::function<void(uint64_t count)>;
 
-  ConnectProbe();
-  ~ConnectProbe();
+  BpfProgram();
+  ~BpfProgram();
 
   // Each step returns "" or a one-line error.
   std::string compile(const std::string &program);
-  // The filter maps, once compiled (see FilterMaps).
   bool update(const char *map, const void *key, const void *value) override;
   bool erase(const char *map, const void *key) override;
-  // Attaches what `shape` compiled in: the connect probes of its backend
-  // (for the tracepoint backend, a raw tracepoint with sock_offsets),
-  // and with process_events the probes that feed the process table (the
-  // execve() and set*uid() syscall ones only without argv_offsets; see
-  // bpf/process_events.bpf.c).
-  std::string attach(const ProgramShape &shape);
+  // Attaches every hook, in order; on an error, what was attached stays
+  // until detach().
+  std::string attach(const std::vector<Hook> &hooks);
   // The kernel wakes the reader once per `wakeup_events` events on a CPU
-  // (each wake-up costs the connecting process a self-interrupt), so the
+  // (each wake-up costs the sending process a self-interrupt), so the
   // reader must also drain() on a timer to see the rest.
   std::string open_buffer(unsigned pages, unsigned wakeup_events,
                           SampleFn on_sample, LostFn on_lost);
@@ -52,21 +45,23 @@ class ConnectProbe : public MapAccess {
   int poll(int timeout_ms);
   // Handles whatever is buffered without waiting.
   void drain();
+  // Detaches everything, in the reverse order of attaching.
   void detach();
 
  private:
-  std::string attach_probes(const ProgramShape &shape);
-  std::string attach_tracepoint(const std::string &category,
-                                const std::string &name);
+  std::string attach_one(const Hook &hook);
   static void sample_cb(void *cookie, void *data, int size);
   static void lost_cb(void *cookie, uint64_t count);
 
   std::unique_ptr<ebpf::BPF> bpf_;
   SampleFn on_sample_;
   LostFn on_lost_;
-  std::vector<std::string> tracepoints_;  // attached, in order
-  std::vector<std::string> raw_tracepoints_;
-  std::vector<std::pair<std::string, int>> kprobes_;
+  struct Attached {
+    Hook hook;
+    int link_fd = -1;  // kCgroup: the BPF link
+  };
+  std::vector<Attached> attached_;
+  int cgroup_fd_ = -1;
 };
 
 }  // namespace pidtree

@@ -1,0 +1,37 @@
+#include "kernel/shape.h"
+
+#include <cstdio>
+
+namespace pidtree {
+
+std::string kernel_shape(const Options &opt, Backend backend,
+                         const KernelFeatures &kernel, bool sockets,
+                         ProgramShape *shape) {
+  *shape = ProgramShape{};
+  shape->backend = backend;
+  shape->process_events = opt.ancestry == AncestrySource::kTable;
+  shape->have_group_dead = kernel.exit_has_group_dead();
+  const bool want_argv =
+      shape->process_events && opt.exec_argv != ExecArgv::kSyscall;
+  const bool want_sock = backend == Backend::kTracepoint || sockets;
+  if (!want_argv && !want_sock)
+    return "";
+  KernelBtf btf(kKernelBtf);  // parsed once for every lookup
+  std::string why;
+  if (want_sock)
+    shape->sock_offsets = btf.sock_offsets(&why);
+  if (sockets)
+    shape->listen_offsets = btf.listen_offsets(&why);
+  if (!want_argv || (shape->argv_offsets = btf.argv_offsets(&why)))
+    return "";
+  if (opt.exec_argv == ExecArgv::kMemory)
+    return "--exec-argv memory needs the kernel's BTF: " + why +
+           " (try --exec-argv syscall)";
+  std::fprintf(stderr,
+               "pidtree-bcc: note: %s; command lines are read at execve() "
+               "through syscall tracepoints, which slow every syscall\n",
+               why.c_str());
+  return "";
+}
+
+}  // namespace pidtree

@@ -1,0 +1,51 @@
+// The pieces of a JSON event line, written by hand rather than through
+// nlohmann::json: the same output at a tenth of the cost, on the per-event
+// path. Every string goes through append_json_string (control bytes as
+// \uXXXX, invalid UTF-8 replaced by U+FFFD), so no process can put a
+// newline into a line or forge a line of its own.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "process/ancestry.h"
+
+namespace pidtree {
+
+// Appends `text` as a JSON string: quotes, backslashes and control bytes
+// escaped, UTF-8 kept, each byte of an invalid sequence replaced by U+FFFD.
+void append_json_string(std::string *out, const std::string &text);
+// "name": (the name is ours, plain ASCII)
+void append_json_key(std::string *out, const char *name);
+void append_json_number(std::string *out, uint64_t n);
+
+// What every event line has besides the probe's own fields.
+struct EventLine {
+  const Ancestry &ancestry;
+  const std::string &username;   // of the event's uid
+  const std::string &timestamp;  // RFC 3339, of the event's kernel time
+};
+
+// {"timestamp":...,"probe":...,"pid":...,"tid":...,"comm":...,"uid":...,
+// "username":...  (no tid when the event has no thread, e.g. a snapshot)
+void append_event_head(std::string *out, const char *probe, uint32_t pid,
+                       std::optional<uint32_t> tid, const std::string &comm,
+                       uint32_t uid, const EventLine &line);
+// ,"proctree":[...],"error":"..."}\n
+void append_event_tail(std::string *out, const EventLine &line);
+// Room to reserve for the head and tail of a line.
+size_t event_line_size(const EventLine &line, const std::string &comm);
+
+// One event's whole line, through the probe's append_json() (for tests and
+// anything off the hot path).
+template <typename Event>
+std::string event_line(const Event &event, const Ancestry &ancestry,
+                       const std::string &username,
+                       const std::string &timestamp) {
+  std::string out;
+  append_json(&out, event, EventLine{ancestry, username, timestamp});
+  return out;
+}
+
+}  // namespace pidtree

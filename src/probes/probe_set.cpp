@@ -1,0 +1,103 @@
+#include "probes/probe_set.h"
+
+namespace pidtree {
+
+ProbeSet::ProbeSet(std::vector<std::unique_ptr<Probe>> probes)
+    : probes_(std::move(probes)) {}
+
+ProbeSet::~ProbeSet() { stop(); }
+
+std::string ProbeSet::check(const ProgramShape &shape) const {
+  for (const auto &p : probes_) {
+    std::string why = p->check(shape);
+    if (!why.empty())
+      return why;
+  }
+  return "";
+}
+
+ProgramBuilder ProbeSet::build(ProgramShape shape) const {
+  ProgramBuilder program(std::move(shape));
+  for (const auto &p : probes_)
+    p->build(&program);
+  return program;
+}
+
+std::string ProbeSet::describe() const {
+  std::string out;
+  for (const auto &p : probes_)
+    out += (out.empty() ? "" : ", ") + p->description();
+  return out;
+}
+
+bool ProbeSet::has(const std::string &name) const {
+  for (const auto &p : probes_)
+    if (name == p->name())
+      return true;
+  return false;
+}
+
+std::string ProbeSet::write_maps(MapAccess &maps) {
+  access_ = &maps;
+  maps_.clear();
+  for (const auto &p : probes_)
+    maps_.push_back(std::make_unique<FilterMaps>(maps, p->slot()));
+  return write_all();
+}
+
+std::string ProbeSet::write_all() {
+  for (size_t i = 0; i < probes_.size(); ++i) {
+    const Probe &p = *probes_[i];
+    std::string err = maps_[i]->apply(p.filters());
+    if (!err.empty())
+      return std::string(p.name()) + ": " + err;
+    int key = p.slot();
+    pidtree_probe_settings settings = p.settings();
+    if (!access_->update("probe_settings", &key, &settings))
+      return std::string(p.name()) +
+             ": cannot write the BPF map probe_settings";
+  }
+  return "";
+}
+
+std::string ProbeSet::reconfigure(const FileConfig &file, size_t *rules,
+                                  std::vector<std::string> *notes) {
+  // The same probes, or nothing changes: adding or removing one means
+  // compiling and attaching another program.
+  for (const auto &p : probes_)
+    if (!file.section(p->name()).present)
+      return std::string("the file no longer has a ") + p->name() +
+             " section; the set of probes changes only at a restart";
+  for (const auto &[name, section] : file.sections)
+    if (section.present && !has(name))
+      return "the file adds a " + name +
+             " section; the set of probes changes only at a restart";
+  for (const auto &p : probes_) {
+    std::string why = p->validate(file);
+    if (!why.empty())
+      return why;
+  }
+  for (const auto &p : probes_)
+    p->reconfigure(file, notes);
+  *rules = 0;
+  for (const auto &p : probes_)
+    *rules += p->filters().rules.size();
+  return access_ ? write_all() : "";
+}
+
+void ProbeSet::start() {
+  for (const auto &p : probes_)
+    p->start();
+}
+
+void ProbeSet::collect(std::vector<Event> *out) {
+  for (const auto &p : probes_)
+    p->collect(out);
+}
+
+void ProbeSet::stop() {
+  for (const auto &p : probes_)
+    p->stop();
+}
+
+}  // namespace pidtree

@@ -1,0 +1,48 @@
+// The enabled probes as one program: built, checked, their maps written
+// and rewritten on reload, and their user-space work run, each step the
+// same for every probe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config_reload.h"
+#include "kernel/filter_maps.h"
+#include "probes/probe.h"
+
+namespace pidtree {
+
+class ProbeSet : public Reconfigurable {
+ public:
+  explicit ProbeSet(std::vector<std::unique_ptr<Probe>> probes);
+  ~ProbeSet() override;
+
+  // "" or the first probe's reason why this kernel cannot run it.
+  std::string check(const ProgramShape &shape) const;
+  ProgramBuilder build(ProgramShape shape) const;
+  // "tcp_connect (TCP connects with the tracepoint backend), ..." for the
+  // ready line.
+  std::string describe() const;
+  bool has(const std::string &name) const;
+
+  // Every probe's filters and settings into the loaded program's maps.
+  std::string write_maps(MapAccess &maps);
+  // A reload (config_reload.h): every probe takes its new section, or, if
+  // any refuses or the set of probes differs, none does.
+  std::string reconfigure(const FileConfig &file, size_t *rules,
+                          std::vector<std::string> *notes) override;
+
+  void start();
+  void collect(std::vector<Event> *out);
+  void stop();
+
+ private:
+  std::string write_all();
+
+  std::vector<std::unique_ptr<Probe>> probes_;
+  std::vector<std::unique_ptr<FilterMaps>> maps_;  // one per probe
+  MapAccess *access_ = nullptr;
+};
+
+}  // namespace pidtree
