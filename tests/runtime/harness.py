@@ -243,6 +243,58 @@ def _readline_timeout(f, timeout):
     return box[0] if box else b""
 
 
+class ListenHelper:
+    """listen_helper.py (see its docstring), in `netns` or, with netns None,
+    in the host's namespace (loopback addresses only). Popen.pid is the
+    helper's pid unless `command` wraps it (then wait_result()["pid"])."""
+
+    def __init__(self, netns, specs, hold=True, command=None):
+        path = os.path.join(tmpdir(), "listen_helper.py")
+        if not os.path.exists(path):
+            shutil.copy(os.path.join(HERE, "listen_helper.py"), path)
+            os.chmod(path, 0o755)
+        self.argv = [HELPER_PYTHON, path] + (["--hold"] if hold else []) + \
+            list(specs)
+        inner = command(self.argv) if command else self.argv
+        prefix = netns.prefix() if netns else []
+        self.proc = subprocess.Popen(prefix + inner, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.pid = self.proc.pid
+        self.result = None
+
+    def cmdline(self):
+        return " ".join(self.argv)
+
+    def wait_result(self, timeout=30):
+        if self.result is None:
+            line = _readline_timeout(self.proc.stdout, timeout)
+            if not line:
+                self.release()
+                raise AssertionError("listen helper gave no result; stderr: "
+                                     "%r" % self.proc.stderr.read())
+            self.result = json.loads(line)
+        return self.result
+
+    def release(self, timeout=10):
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f and not f.closed:
+                f.close()
+
+
+def netns_inode(netns=None):
+    """The inode of a test namespace (or, with None, of our own)."""
+    path = "/run/netns/" + netns.name if netns else "/proc/self/ns/net"
+    return os.stat(path).st_ino
+
+
 def run_helper(netns, targets, **kw):
     """Runs a non-holding helper to completion; returns its result."""
     kw.setdefault("hold", False)
@@ -318,10 +370,12 @@ class Tracer:
             text = raw.decode("utf-8", "replace").rstrip("\n")
             with self.cond:
                 self.stderr_lines.append(text)
-                m = re.search(r"tracing TCP connects with the (\w+) backend",
-                              text)
-                if m:
-                    self.backend = m.group(1)
+                # "tracing TCP connects with the X backend, ...; Ctrl-C to
+                # stop" (the first backend named is the first probe's)
+                if re.match(r"pidtree-bcc: tracing .*; Ctrl-C to stop$",
+                            text):
+                    m = re.search(r"with the (\w+) backend", text)
+                    self.backend = m.group(1) if m else None
                     self.ready.set()
                 self.cond.notify_all()
 
@@ -384,10 +438,10 @@ class Tracer:
             t.kill()
 
     # -- events
-    def events(self, pred=None):
+    def events(self, pred=None, probe="tcp_connect"):
         with self.cond:
             recs = [r for r in self.records
-                    if r is not None and r.get("probe") == "tcp_connect"]
+                    if r is not None and r.get("probe") == probe]
         return [r for r in recs if pred is None or pred(r)]
 
     def lost_records(self):
@@ -395,13 +449,14 @@ class Tracer:
             return [r for r in self.records
                     if r is not None and r.get("type") == "lost_events"]
 
-    def wait_events(self, pred, count=1, timeout=15):
-        """Waits until at least `count` events match pred; returns them."""
+    def wait_events(self, pred, count=1, timeout=15, probe="tcp_connect"):
+        """Waits until at least `count` events of `probe` match pred;
+        returns them."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
                 found = [r for r in self.records if r is not None
-                         and r.get("probe") == "tcp_connect" and pred(r)]
+                         and r.get("probe") == probe and pred(r)]
                 if len(found) >= count:
                     return found
                 left = deadline - time.monotonic()

@@ -109,7 +109,8 @@ net_listen:
         tracer.wait_ready()
         # net_listen runs beside tcp_connect, with its own rules.
         self.assertIn("pidtree-bcc: tracing TCP connects with the %s backend, "
-                      "TCP listens; Ctrl-C to stop" % tracer.backend,
+                      "TCP listens with the %s backend; Ctrl-C to stop"
+                      % (tracer.backend, tracer.backend),
                       tracer.stderr_lines)
         base = next_port()
         cases = [

@@ -87,8 +87,36 @@ def hidden(what):
 
 # ---------------------------------------------------------------- tracers
 
+# net_listen's configuration files (written at import: the tracers start
+# before any test). "listen": every protocol, filters on the local address,
+# a snapshot at start; "listen-strict": same_namespace_only and
+# exclude_random_bind. Their ports are this run's.
+LISTEN_EXCEPT_PORT = next_port()      # kept by the 203.0.113.0/24 rule
+LISTEN_EXCLUDED_PORT = next_port()    # excludeports
+LISTEN_CONFIG = os.path.join(harness.tmpdir(), "listen.yaml")
+LISTEN_STRICT_CONFIG = os.path.join(harness.tmpdir(), "listen-strict.yaml")
+with open(LISTEN_CONFIG, "w") as _f:
+    _f.write("""net_listen:
+  protocols: [tcp, udp]
+  snapshot_periodicity: 3600
+  filters:
+    - subnet_name: doc3
+      network: 203.0.113.0
+      network_mask: 255.255.255.0
+      except_ports: [%d]
+  excludeports: [%d]
+""" % (LISTEN_EXCEPT_PORT, LISTEN_EXCLUDED_PORT))
+with open(LISTEN_STRICT_CONFIG, "w") as _f:
+    _f.write("""net_listen:
+  protocols: [tcp, udp]
+  same_namespace_only: true
+  exclude_random_bind: true
+""")
+
 OPTION_SETS = {
     "default": [],
+    "listen": ["-c", LISTEN_CONFIG],
+    "listen-strict": ["-c", LISTEN_STRICT_CONFIG],
     "exclude": ["--filter", "203.0.113.0/24", "--filter", "2001:db8::7/128",
                 "--exclude-ports", "4000-4010,5555"],
     "include": ["--no-default-filters", "--filter", "10.0.0.0/8",
@@ -121,6 +149,13 @@ def all_specs():
     specs += [Spec("tracepoint", "default", "tracepoint"),
               Spec("tracepoint", "exclude", "tracepoint"),
               Spec("tracepoint", "include", "tracepoint")]
+    # net_listen: with kprobes, upstream's inet_listen kprobes for TCP;
+    # the tracepoint backend's state change and sock_ops everywhere; UDP
+    # through the cgroup bind hooks on both.
+    for options in ("listen", "listen-strict"):
+        if KPROBES:
+            specs.append(Spec("kprobe", options, "kprobe"))
+        specs.append(Spec("tracepoint", options, "tracepoint"))
     if KPROBES:
         specs.append(Spec("auto-nokprobes", "default", "tracepoint",
                           hidden("keeptracepoint")))
@@ -244,13 +279,38 @@ def port_range(netns):
     return _port_ranges[netns.name]
 
 
-def setUpModule():
+def make_namespace():
     global NS
-    harness.NetNs.remove_stale()
-    NS = harness.NetNs().create()
+    if NS is None:
+        harness.NetNs.remove_stale()
+        NS = harness.NetNs().create()
+    return NS
+
+
+# A listener that is there before any tracer starts: what a snapshot at
+# start must find (started by Program.runTests before the pool).
+EARLY = None
+EARLY_PORTS = {"tcp": next_port(), "udp": next_port(), "filtered": next_port()}
+
+
+def start_early_listener():
+    global EARLY
+    EARLY = harness.ListenHelper(make_namespace(), [
+        "tcp,%s,%d" % (V4_REPORTED, EARLY_PORTS["tcp"]),
+        "udp,%s,%d" % (V6_REPORTED, EARLY_PORTS["udp"]),
+        "tcp,%s,%d" % (V4_SECOND, EARLY_PORTS["filtered"])])
+    result = EARLY.wait_result()
+    if any(sock["error"] for sock in result["sockets"]):
+        raise AssertionError("early listener: %r" % result)
+
+
+def setUpModule():
+    make_namespace()
 
 
 def tearDownModule():
+    if EARLY:
+        EARLY.release()
     if NS:
         NS.delete()
 
@@ -688,6 +748,320 @@ class TestCustomFilters(Case):
 
 # ============================================================ refused choices
 
+# ============================================================ net_listen
+
+LISTEN_KEYS = {"timestamp", "probe", "pid", "tid", "comm", "uid", "username",
+               "family", "laddr", "port", "protocol", "netns", "snapshot",
+               "proctree", "error"}
+
+
+class ListenCase(Case):
+    """Checks on net_listen's events."""
+
+    def listen_events(self, tracer, pred, count=1):
+        return tracer.wait_events(pred, count, EVENT_TIMEOUT,
+                                  probe="net_listen")
+
+    def settled_listens(self, tracer, pred, want_count):
+        tracer.wait_events(pred, want_count, EVENT_TIMEOUT,
+                           probe="net_listen")
+        time.sleep(0.5)
+        return tracer.events(pred, probe="net_listen")
+
+    def assert_listen(self, ev, tracer, snapshot=False, **expected):
+        where = "\nevent: %r%s" % (ev, tracer.describe(
+            lambda r: r.get("pid") == ev.get("pid")))
+        keys = LISTEN_KEYS - ({"tid"} if snapshot else set())
+        self.assertEqual(set(ev), keys, "unexpected set of keys" + where)
+        self.assertEqual(ev["probe"], "net_listen", where)
+        self.assertEqual(ev["snapshot"], snapshot, where)
+        self.assertRegex(ev["timestamp"], harness.TIMESTAMP_RE, where)
+        self.assertIn(ev["protocol"], ("tcp", "udp"), where)
+        self.assertEqual(ev["family"],
+                         "ipv6" if ":" in ev["laddr"] else "ipv4", where)
+        for key, value in expected.items():
+            self.assertEqual(ev[key], value, key + where)
+
+    def assert_listen_time(self, tracer, ev, result):
+        ts = timestamp_ns(ev["timestamp"])
+        self.assertGreaterEqual(ts, result["t_before_ns"] - SKEW_NS, ev)
+        self.assertLessEqual(ts, result["t_after_ns"] + SKEW_NS, ev)
+
+    def listener(self, specs, netns="test", **kw):
+        h = harness.ListenHelper(NS if netns == "test" else None, specs,
+                                 **kw)
+        self.addCleanup(h.release)
+        result = h.wait_result()
+        for sock in result["sockets"]:
+            self.assertEqual(sock["error"], "", result)
+        return h, result
+
+
+def socket_key(ev):
+    return (ev["protocol"], ev["laddr"], ev["port"])
+
+
+def wanted(result, protocol_of=lambda spec: spec.split(",")[0][:3]):
+    return {(protocol_of(s["spec"]), canonical(s["addr"]), s["port"])
+            for s in result["sockets"]}
+
+
+class TestNetListen(ListenCase):
+    """net_listen with every protocol, filters and a snapshot at start,
+    on each backend."""
+
+    OPTIONS = ("listen",)
+
+    def test_backend_line_and_hooks(self):
+        def check(tracer, spec):
+            self.assertEqual(tracer.backend, spec.backend)
+            self.assertEqual(
+                tracer.stderr_lines,
+                ["pidtree-bcc: tracing TCP listens with the %s backend and "
+                 "UDP binds; Ctrl-C to stop" % spec.backend])
+            progs, _ = harness.fd_bpf_ids(tracer.pid)
+            attached = {(p.get("fd_type"), p.get("tracepoint") or
+                         p.get("func"))
+                        for p in harness.bpftool_json("perf", "show")
+                        if p.get("pid") == tracer.pid}
+            cgroup = {(a["attach_type"], a["name"])
+                      for c in harness.bpftool_json("cgroup", "tree")
+                      for a in c.get("programs", []) if a["id"] in progs}
+            udp = {("cgroup_inet4_bind", "net_listen_bind4"),
+                   ("cgroup_inet6_bind", "net_listen_bind6"),
+                   ("cgroup_inet4_post_bind", "net_listen_post_bind4"),
+                   ("cgroup_inet6_post_bind", "net_listen_post_bind6")}
+            if spec.backend == "kprobe":
+                self.assertIn(("kprobe", "inet_listen"), attached)
+                self.assertIn(("kretprobe", "inet_listen"), attached)
+                self.assertEqual(cgroup, udp)
+            else:
+                self.assertIn(("raw_tracepoint", "inet_sock_set_state"),
+                              attached)
+                self.assertEqual(cgroup, udp | {("cgroup_sock_ops",
+                                                 "net_listen_sock_ops")})
+        self.on_each("listen", check)
+
+    def test_tcp_listens_bound_unbound_and_wildcard(self):
+        h, result = self.listener([
+            "tcp,%s,%d" % (V4_REPORTED, next_port()), "tcp4-unbound",
+            "tcp,%s,%d" % (V6_REPORTED, next_port()), "tcp6-unbound",
+            "tcp,0.0.0.0,%d" % next_port(), "tcp,::,%d" % next_port(),
+            "tcp,%s,0" % V4_REPORTED])
+        want = wanted(result)
+        for sock in result["sockets"]:
+            self.assertNotEqual(sock["port"], 0, result)
+        netns = harness.netns_inode(NS)
+
+        def check(tracer, spec):
+            evs = self.settled_listens(tracer, lambda r: r["pid"] == h.pid,
+                                       len(want))
+            self.assertEqual({socket_key(e) for e in evs}, want,
+                             tracer.describe(lambda r: r.get("pid") == h.pid))
+            self.assertEqual(len(evs), len(want))
+            for ev in evs:
+                self.assert_listen(ev, tracer, pid=h.pid, tid=h.pid,
+                                   comm=HELPER_COMM, uid=0, username="root",
+                                   protocol="tcp", netns=netns, error="")
+                self.assertEqual(ev["proctree"][0]["cmdline"], h.cmdline())
+                self.assertEqual(ev["proctree"][1]["pid"], os.getpid())
+                self.assert_listen_time(tracer, ev, result)
+        self.on_each("listen", check)
+
+    def test_udp_binds_with_the_real_port(self):
+        h, result = self.listener([
+            "udp,%s,%d" % (V4_REPORTED, next_port()),
+            "udp,%s,0" % V6_REPORTED, "udp,%s,0" % V4_REPORTED,
+            "udp,0.0.0.0,%d" % next_port(), "udp,::,%d" % next_port()])
+        want = wanted(result)
+        netns = harness.netns_inode(NS)
+
+        def check(tracer, spec):
+            evs = self.settled_listens(tracer, lambda r: r["pid"] == h.pid,
+                                       len(want))
+            self.assertEqual({socket_key(e) for e in evs}, want,
+                             tracer.describe(lambda r: r.get("pid") == h.pid))
+            self.assertEqual(len(evs), len(want))
+            for ev in evs:
+                self.assert_listen(ev, tracer, pid=h.pid, tid=h.pid,
+                                   protocol="udp", netns=netns, error="")
+                self.assert_listen_time(tracer, ev, result)
+        self.on_each("listen", check)
+
+    def test_filters_on_the_local_address_and_port(self):
+        reported = [
+            "tcp,%s,%d" % (V4_SECOND, LISTEN_EXCEPT_PORT),  # except_ports
+            "tcp,%s,%d" % (V4_REPORTED, next_port()),       # no rule
+            "udp,%s,%d" % (V6_REPORTED, next_port())]
+        filtered = [
+            "tcp,%s,%d" % (V4_SECOND, next_port()),         # 203.0.113.0/24
+            "udp,%s,%d" % (V4_SECOND, next_port()),
+            "tcp,::ffff:%s,%d" % (V4_SECOND, next_port()),  # mapped: as v4
+            "udp,%s,%d" % (V4_REPORTED, LISTEN_EXCLUDED_PORT),  # excludeports
+            "tcp,%s,%d" % (V6_REPORTED, LISTEN_EXCLUDED_PORT)]
+        h, result = self.listener(reported + filtered)
+        want = wanted({"sockets": result["sockets"][:len(reported)]})
+
+        def check(tracer, spec):
+            evs = self.settled_listens(tracer, lambda r: r["pid"] == h.pid,
+                                       len(want))
+            self.assertEqual({socket_key(e) for e in evs}, want,
+                             tracer.describe(lambda r: r.get("pid") == h.pid))
+            self.assertEqual(len(evs), len(want))
+        self.on_each("listen", check)
+
+    def test_listeners_whose_whole_chain_exits_at_once(self):
+        """helper <- sh <- sh, all gone a moment after the listen: the trees
+        come from the process table as they were at the listen."""
+        shells = {}
+
+        def chain(helper_argv):
+            inner = shlex.join(helper_argv) + "; exit 0"
+            outer = "sh -c %s inner-listen; exit 0" % shlex.quote(inner)
+            shells["inner"] = "sh -c %s inner-listen" % inner
+            shells["outer"] = "sh -c %s outer-listen" % outer
+            return ["sh", "-c", outer, "outer-listen"]
+
+        h = harness.ListenHelper(NS, ["tcp4-unbound",
+                                      "udp,%s,0" % V6_REPORTED],
+                                 hold=False, command=chain)
+        self.addCleanup(h.release)
+        result = h.wait_result()
+        h.release()  # every process of the chain has exited
+        pid = result["pid"]
+        want = wanted(result)
+
+        def check(tracer, spec):
+            evs = self.settled_listens(tracer, lambda r: r["pid"] == pid,
+                                       len(want))
+            self.assertEqual({socket_key(e) for e in evs}, want,
+                             tracer.describe(lambda r: r.get("pid") == pid))
+            for ev in evs:
+                self.assert_listen(ev, tracer, pid=pid, error="")
+                self.assertEqual(
+                    [(n["pid"], n["cmdline"]) for n in ev["proctree"][:4]],
+                    [(pid, h.cmdline()), (result["ppid"], shells["inner"]),
+                     (h.pid, shells["outer"]),
+                     (os.getpid(), harness.proc_cmdline(os.getpid()))])
+                self.assertEqual(ev["proctree"][-1]["pid"], 1)
+        self.on_each("listen", check)
+
+    def test_snapshot_at_start_finds_the_earlier_listener(self):
+        """EARLY listened in the test's namespace before any tracer ran:
+        the snapshot at start reports it, with its tree, once per socket;
+        its filtered socket not at all."""
+        early = EARLY.wait_result()
+        netns = harness.netns_inode(NS)
+        want = {("tcp", V4_REPORTED, EARLY_PORTS["tcp"]),
+                ("udp", V6_REPORTED, EARLY_PORTS["udp"])}
+
+        def check(tracer, spec):
+            evs = self.settled_listens(
+                tracer, lambda r: r["pid"] == EARLY.pid, len(want))
+            self.assertEqual({socket_key(e) for e in evs}, want,
+                             tracer.describe(
+                                 lambda r: r.get("pid") == EARLY.pid))
+            self.assertEqual(len(evs), len(want))
+            for ev in evs:
+                self.assert_listen(ev, tracer, snapshot=True, pid=EARLY.pid,
+                                   comm=HELPER_COMM, uid=0, username="root",
+                                   netns=netns, error="")
+                self.assertEqual(ev["proctree"][0]["cmdline"],
+                                 EARLY.cmdline())
+                self.assertEqual(ev["proctree"][-1]["pid"], 1)
+                # Taken once the tracer ran, not at the listen.
+                self.assertGreater(timestamp_ns(ev["timestamp"]),
+                                   early["t_after_ns"])
+        self.on_each("listen", check)
+
+
+class TestNetListenStrict(ListenCase):
+    """same_namespace_only and exclude_random_bind."""
+
+    OPTIONS = ("listen-strict",)
+
+    def test_same_namespace_only(self):
+        """A listener in the test's namespace is left out; one in ours (on
+        loopback, where nothing is sent) is reported."""
+        other, _ = self.listener(["tcp,%s,%d" % (V4_REPORTED, next_port()),
+                                  "udp,%s,%d" % (V6_REPORTED, next_port())])
+        ours, result = self.listener(["tcp,127.0.0.1,0",
+                                      "udp,127.0.0.1,%d" % next_port()],
+                                     netns=None)
+        want = wanted(result)
+        host = harness.netns_inode(None)
+
+        def check(tracer, spec):
+            evs = self.settled_listens(
+                tracer, lambda r: r["pid"] in (ours.pid, other.pid),
+                len(want))
+            self.assertEqual({socket_key(e) for e in evs}, want,
+                             tracer.describe())
+            for ev in evs:
+                self.assert_listen(ev, tracer, pid=ours.pid, netns=host)
+        self.on_each("listen-strict", check)
+
+    def test_exclude_random_bind(self):
+        """UDP binds to port 0 are left out; TCP, even unbound, is not."""
+        udp_port = next_port()
+        h, result = self.listener(["udp,127.0.0.1,0",
+                                   "udp,127.0.0.1,%d" % udp_port,
+                                   "udp,::1,0", "tcp4-unbound"],
+                                  netns=None)
+        unbound = result["sockets"][3]["port"]
+        want = {("udp", "127.0.0.1", udp_port), ("tcp", "0.0.0.0", unbound)}
+
+        def check(tracer, spec):
+            evs = self.settled_listens(tracer, lambda r: r["pid"] == h.pid,
+                                       len(want))
+            self.assertEqual({socket_key(e) for e in evs}, want,
+                             tracer.describe(lambda r: r.get("pid") == h.pid))
+            self.assertEqual(len(evs), len(want))
+        self.on_each("listen-strict", check)
+
+
+class TestNetListenUnload(ListenCase):
+    """Runs after the other net_listen cases (by name): stops their
+    tracers, the "listen" ones with SIGINT and the "listen-strict" ones
+    with SIGKILL, and finds nothing of theirs loaded or attached."""
+
+    OPTIONS = ("listen", "listen-strict")
+
+    def test_nothing_left_after_sigint_and_sigkill(self):
+        owned = {}
+        for options, sig in (("listen", signal.SIGINT),
+                             ("listen-strict", signal.SIGKILL)):
+            for key in POOL.keys(options):
+                tracer = POOL.get(key)
+                progs, maps = harness.fd_bpf_ids(tracer.pid)
+                self.assertTrue(progs, key)
+                owned[key] = (progs, maps, sig)
+        for key, (_, _, sig) in owned.items():
+            POOL.get(key).send(sig)
+        for key, (progs, maps, sig) in owned.items():
+            tracer = POOL.get(key)
+            rc = tracer.wait_exit(30)
+            self.assertEqual(rc, 0 if sig == signal.SIGINT else -9, key)
+        # The kernel frees programs and links a moment after the last fd.
+        deadline = time.monotonic() + 10
+        while True:
+            loaded = {p["id"] for p in harness.bpftool_json("prog", "show")}
+            attached = {a["id"] for c in harness.bpftool_json("cgroup", "tree")
+                        for a in c.get("programs", [])}
+            left = {k: (progs & loaded, progs & attached)
+                    for k, (progs, _, _) in owned.items()
+                    if progs & (loaded | attached)}
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(left, {}, "programs still loaded or attached")
+        # Binding and listening work as before.
+        h, result = self.listener(["tcp,127.0.0.1,0", "udp,127.0.0.1,0"],
+                                  netns=None)
+        for key in owned:
+            CHECKED.setdefault(self.id().split(".", 1)[1], []).append(key)
+
+
 class TestUnavailableBackend(Case):
     """A --backend the kernel cannot honour: exit 1, one clear line, before
     anything is compiled. Where the kernel has kprobes (and the tracepoint),
@@ -750,6 +1124,8 @@ class Program(unittest.TestProgram):
         for cls in test_classes(self.test):
             options.update(getattr(cls, "OPTIONS", ()))
         specs = [s for s in all_specs() if s.options in options]
+        if "listen" in options:
+            start_early_listener()
         if specs:
             parallel = int(os.environ.get(
                 "PIDTREE_TEST_COMPILES", min(4, os.cpu_count() or 1)))

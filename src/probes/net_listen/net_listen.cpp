@@ -84,11 +84,14 @@ NetListenProbe::NetListenProbe(Backend backend, const ProbeConfig &section,
 NetListenProbe::~NetListenProbe() { stop(); }
 
 std::string NetListenProbe::description() const {
+  std::string tcp = std::string("TCP listens with the ") +
+                    backend_name(backend_) + " backend";
   if (settings_.tcp && settings_.udp)
-    return "TCP listens and UDP binds";
-  return settings_.tcp   ? "TCP listens"
-         : settings_.udp ? "UDP binds"
-                         : "no listens";
+    return tcp + " and UDP binds";
+  return settings_.tcp ? tcp
+         : settings_.udp
+             ? "UDP binds"
+             : "no listens or binds (net_listen.protocols is empty)";
 }
 
 std::string NetListenProbe::check(const ProgramShape &shape) const {
