@@ -12,6 +12,13 @@
 //     i mod ncpu (used to make every CPU's perf buffer emit its loss
 //     record). --interval-us sleeps between connects (a slow, steady trickle).
 //
+//   loadgen bind --addr A --port P [--ports K] [--workers N]
+//                [--duration S | --count C] [--pin]
+//     N workers each loop socket(SOCK_DGRAM) + bind() + close() on A, worker
+//     i cycling through ports P + i*K .. P + i*K + K-1 (default K 100), so
+//     no two workers ever want the same port: explicit binds, each one a
+//     net_listen event.
+//
 //   loadgen spawn --count N [--workers W] -- PROGRAM [ARGS...]
 //     W workers (default 2) fork + exec + wait PROGRAM, N times in all.
 //
@@ -52,14 +59,17 @@ volatile sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 [[noreturn]] void usage(const char *why) {
-  std::fprintf(stderr,
-               "loadgen: %s\n"
-               "usage: loadgen connect --addr A --port P [--workers N] "
-               "[--duration S | --count C] [--pin] [--interval-us U]\n"
-               "       loadgen spawn --count N [--workers W] -- PROGRAM "
-               "[ARGS...]\n"
-               "       loadgen syscall [--workers N] --duration S\n",
-               why);
+  std::fprintf(
+      stderr,
+      "loadgen: %s\n"
+      "usage: loadgen connect --addr A --port P [--workers N] "
+      "[--duration S | --count C] [--pin] [--interval-us U]\n"
+      "       loadgen bind --addr A --port P [--ports K] [--workers N] "
+      "[--duration S | --count C] [--pin]\n"
+      "       loadgen spawn --count N [--workers W] -- PROGRAM "
+      "[ARGS...]\n"
+      "       loadgen syscall [--workers N] --duration S\n",
+      why);
   std::exit(2);
 }
 
@@ -111,6 +121,7 @@ struct Config {
   uint64_t count = 0;
   bool pin = false;
   long interval_us = 0;
+  int ports = 100;              // bind: ports per worker
   std::vector<char *> program;  // spawn: argv, null-terminated
 };
 
@@ -126,6 +137,27 @@ bool connect_once(const Target &t, int *err) {
   int e = errno;
   close(fd);
   if (rc == 0 || e == ECONNREFUSED)
+    return true;
+  *err = e;
+  return false;
+}
+
+// One UDP bind to an explicit port, then close (which frees the port).
+bool bind_once(const Target &t, uint16_t port, int *err) {
+  int fd = socket(t.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = errno;
+    return false;
+  }
+  sockaddr_storage addr = t.addr;
+  if (t.family == AF_INET)
+    reinterpret_cast<sockaddr_in *>(&addr)->sin_port = htons(port);
+  else
+    reinterpret_cast<sockaddr_in6 *>(&addr)->sin6_port = htons(port);
+  int rc = bind(fd, reinterpret_cast<const sockaddr *>(&addr), t.len);
+  int e = errno;
+  close(fd);
+  if (rc == 0)
     return true;
   *err = e;
   return false;
@@ -161,9 +193,11 @@ bool syscall_once() {
 // The work of one worker: until the deadline, or until it has done its
 // share of --count.
 void work(const Config &cfg, const Target &target, double deadline,
-          uint64_t share, Slot *slot) {
+          uint64_t share, int worker, Slot *slot) {
   const bool connect_mode = cfg.mode == "connect";
   const bool syscall_mode = cfg.mode == "syscall";
+  const bool bind_mode = cfg.mode == "bind";
+  const int first_port = cfg.port + worker * cfg.ports;
   uint64_t done = 0, errors = 0;
   int last_errno = 0;
   timespec pause{cfg.interval_us / 1000000, (cfg.interval_us % 1000000) * 1000};
@@ -174,9 +208,13 @@ void work(const Config &cfg, const Target &target, double deadline,
     if (deadline > 0 && (i & 63) == 0 && now_s() >= deadline)
       break;
     int err = 0;
-    bool ok = connect_mode   ? connect_once(target, &err)
-              : syscall_mode ? syscall_once()
-                             : spawn_once(cfg, &err);
+    bool ok =
+        connect_mode ? connect_once(target, &err)
+        : bind_mode
+            ? bind_once(target,
+                        static_cast<uint16_t>(first_port + i % cfg.ports), &err)
+        : syscall_mode ? syscall_once()
+                       : spawn_once(cfg, &err);
     if (ok) {
       ++done;
     } else {
@@ -199,8 +237,9 @@ Config parse(int argc, char **argv) {
     usage("no mode given");
   Config cfg;
   cfg.mode = argv[1];
-  if (cfg.mode != "connect" && cfg.mode != "spawn" && cfg.mode != "syscall")
-    usage("mode must be connect, spawn or syscall");
+  if (cfg.mode != "connect" && cfg.mode != "bind" && cfg.mode != "spawn" &&
+      cfg.mode != "syscall")
+    usage("mode must be connect, bind, spawn or syscall");
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -222,6 +261,8 @@ Config parse(int argc, char **argv) {
       cfg.pin = true;
     else if (a == "--interval-us")
       cfg.interval_us = std::atol(value().c_str());
+    else if (a == "--ports")
+      cfg.ports = std::atoi(value().c_str());
     else if (a == "--") {
       for (++i; i < argc; ++i)
         cfg.program.push_back(argv[i]);
@@ -233,6 +274,11 @@ Config parse(int argc, char **argv) {
   if (cfg.mode == "connect") {
     if (cfg.addr.empty() || cfg.port < 0 || cfg.port > 65535)
       usage("connect needs --addr and --port");
+  } else if (cfg.mode == "bind") {
+    int workers = cfg.workers == 0 ? 1 : cfg.workers;
+    if (cfg.addr.empty() || cfg.port < 1 || cfg.ports < 1 ||
+        cfg.port + workers * cfg.ports - 1 > 65535)
+      usage("bind needs --addr and --port, and its ports within 1-65535");
   } else if (cfg.mode == "spawn") {
     if (cfg.program.empty())
       usage("spawn needs -- PROGRAM");
@@ -250,7 +296,7 @@ Config parse(int argc, char **argv) {
 int main(int argc, char **argv) {
   Config cfg = parse(argc, argv);
   Target target;
-  if (cfg.mode == "connect")
+  if (cfg.mode == "connect" || cfg.mode == "bind")
     target = parse_target(cfg.addr, cfg.port);
 
   struct sigaction sa {};
@@ -273,7 +319,7 @@ int main(int argc, char **argv) {
   double start, end;
   if (cfg.workers == 0) {
     start = now_s();
-    work(cfg, target, cfg.duration > 0 ? start + cfg.duration : 0, cfg.count,
+    work(cfg, target, cfg.duration > 0 ? start + cfg.duration : 0, cfg.count, 0,
          &slots[0]);
     end = now_s();
   } else {
@@ -309,7 +355,8 @@ int main(int argc, char **argv) {
         }
         if (cfg.count > 0 && share == 0)
           _exit(0);
-        work(cfg, target, cfg.duration > 0 ? *deadline : 0, share, &slots[w]);
+        work(cfg, target, cfg.duration > 0 ? *deadline : 0, share, w,
+             &slots[w]);
         _exit(0);
       }
       pids.push_back(pid);

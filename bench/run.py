@@ -66,7 +66,7 @@ ROOT = os.path.dirname(HERE)
 
 REPORTED = "198.51.100.7"  # TEST-NET-2: reported by default
 FILTERED = "10.255.0.7"    # in the default 10/8 filter: dropped in the kernel
-READY = "pidtree-bcc: tracing TCP connects"
+READY = "pidtree-bcc: tracing "
 LOST_RE = re.compile(r"lost (\d+) events \((\d+) in all\)")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
@@ -77,6 +77,8 @@ TARGETS = {
     "cpu_us_per_event": 3.0,
     "startup_s": 0.8,
     "rss_mb": 80.0,
+    "bind_ratio": 0.95,
+    "listen_rss_mb": 30.0,
 }
 
 
@@ -572,12 +574,21 @@ def trailing_cmd(args, addr):
                            count=NCPU * args.trailing)
 
 
-def phase_off(args, ns, chain, addr):
+def connect_storm(args, addr):
+    """What a throughput phase runs: connects to addr, reported or not."""
+    return {"cmd": storm_cmd(args, addr),
+            "seconds": storm_seconds(args, addr),
+            "trailing": trailing_cmd(args, addr),
+            "pattern": '"daddr":"%s","port":%d,' % (addr, args.port),
+            "tracer_args": ""}
+
+
+def phase_off(args, ns, chain, addr, storm=None):
+    storm = storm or connect_storm(args, addr)
     quiet = wait_quiet(args)
     busy0 = host_busy_ticks()
     t0 = time.monotonic()
-    load = run_load(args, ns, chain, storm_cmd(args, addr),
-                    storm_seconds(args, addr) + 120)
+    load = run_load(args, ns, chain, storm["cmd"], storm["seconds"] + 120)
     wall = time.monotonic() - t0
     return {"tracer": False, "addr": addr, "rate": load["rate"],
             "connects": load["done"], "errors": load["errors"],
@@ -587,11 +598,12 @@ def phase_off(args, ns, chain, addr):
                                        load["cpu_s"], wall)}
 
 
-def phase_on(args, ns, chain, addr, tag):
+def phase_on(args, ns, chain, addr, tag, storm=None):
+    storm = storm or connect_storm(args, addr)
     quiet = wait_quiet(args)
     out_path = os.path.join(args.workdir, "events-%s.jsonl" % tag)
-    pattern = '"daddr":"%s","port":%d,' % (addr, args.port)
-    tracer = Tracer(args, out_path, pattern)
+    pattern = storm["pattern"]
+    tracer = Tracer(args, out_path, pattern, extra_args=storm["tracer_args"])
     startup = tracer.wait_ready()
     time.sleep(args.settle)
     c0, t_idle0 = tracer.cpu(), time.monotonic()
@@ -601,8 +613,7 @@ def phase_on(args, ns, chain, addr, tag):
     mem_before = mem_kb(tracer.pid)
     busy0 = host_busy_ticks()
     tb = time.monotonic()
-    load = run_load(args, ns, chain, storm_cmd(args, addr),
-                    storm_seconds(args, addr) + 120)
+    load = run_load(args, ns, chain, storm["cmd"], storm["seconds"] + 120)
     storm_wall = time.monotonic() - tb
     busy = host_busy_ticks() - busy0
     c_storm = tracer.cpu()
@@ -611,7 +622,7 @@ def phase_on(args, ns, chain, addr, tag):
     # Trailing connects only after the tracer has caught up: into a full
     # buffer they would be lost too, and the loss never reported.
     wait_drained(tracer)
-    trail = run_load(args, ns, None, trailing_cmd(args, addr), 120)
+    trail = run_load(args, ns, None, storm["trailing"], 120)
     drained = wait_drained(tracer)
     c2, t2 = tracer.cpu(), time.monotonic()
     mem_after = mem_kb(tracer.pid)
@@ -699,9 +710,10 @@ def throughput(args, ns, chain, rounds):
         rounds.append(row)
 
 
-def startup(args, ns, starts):
+def startup(args, ns, starts, extra_args=""):
     """Exec -> ready line, and exec -> first event of a slow trickle;
-    appends each start to `starts`."""
+    appends each start to `starts`. `extra_args`: the tracer's, after
+    --tracer-args."""
     trickle_port = args.port + 1
     trickle = subprocess.Popen(
         ns.prefix() + loadgen_connect(args, REPORTED, trickle_port, workers=0,
@@ -715,7 +727,7 @@ def startup(args, ns, starts):
             wait_quiet(args)
             log("start-up %d/%d" % (i + 1, args.starts))
             out_path = os.path.join(args.workdir, "startup-%d.jsonl" % i)
-            tracer = Tracer(args, out_path)
+            tracer = Tracer(args, out_path, extra_args=extra_args)
             ready = tracer.wait_ready()
             first = None
             with open(out_path, "rb") as f:
@@ -740,6 +752,79 @@ def startup(args, ns, starts):
                            "rss_file_kb": mem.get("RssFile")})
     finally:
         kill_group(trickle)
+
+
+# net_listen's benchmark configurations (written to the work directory):
+# every probe as a user would run them, and the same with the storm's
+# network filtered in the kernel.
+LISTEN_CONFIG = """tcp_connect:
+net_listen:
+  protocols: [tcp, udp]
+"""
+LISTEN_FILTERED_CONFIG = LISTEN_CONFIG + """  filters:
+    - subnet_name: ten
+      network: 10.0.0.0/8
+"""
+BIND_PORT = 20000  # workers bind ports 20000-20099, 20100-20199, ...
+
+
+def bind_storm(args, addr, config):
+    def cmd(**kw):
+        return [args.loadgen, "bind", "--addr", addr, "--port",
+                str(BIND_PORT)] + [x for k, v in kw.items() for x in (
+                    ["--" + k] + ([] if v is True else [str(v)]))]
+    return {"cmd": cmd(workers=args.workers, duration=args.bind_duration),
+            "seconds": args.bind_duration,
+            "trailing": cmd(workers=NCPU, pin=True,
+                            count=NCPU * args.trailing),
+            "pattern": '"laddr":"%s","port":' % addr,
+            "tracer_args": "-c " + shlex.quote(config)}
+
+
+def listen(args, ns, chain, results):
+    """net_listen's figures: rounds of UDP bind storms (explicit ports, by
+    `loadgen bind` under the chain) reported and filtered in the kernel,
+    tracer off and on; then start-ups with tcp_connect and net_listen."""
+    config = os.path.join(args.workdir, "listen.yaml")
+    filtered = os.path.join(args.workdir, "listen-filtered.yaml")
+    for path, text in ((config, LISTEN_CONFIG),
+                       (filtered, LISTEN_FILTERED_CONFIG)):
+        with open(path, "w") as f:
+            f.write(text)
+    rounds = results.setdefault("listen", [])
+    # What net_listen's hooks cost TCP connects (its sock_ops program runs
+    # for every TCP socket's callbacks): a filtered connect storm with
+    # both probes on.
+    connects = connect_storm(args, FILTERED)
+    connects["tracer_args"] = "-c " + shlex.quote(config)
+    connects["seconds"] = args.bind_duration
+    connects["cmd"] = loadgen_connect(args, FILTERED, args.port,
+                                      workers=args.workers,
+                                      duration=args.bind_duration)
+    for rnd in range(args.listen_rounds):
+        row = {}
+        for kind, addr, storm in (
+                ("reported", REPORTED, bind_storm(args, REPORTED, config)),
+                ("filtered", FILTERED, bind_storm(args, FILTERED, filtered)),
+                ("connects", FILTERED, connects)):
+            order = ("off", "on") if rnd % 2 == 0 else ("on", "off")
+            for state in order:
+                log("listen round %d/%d: %s binds, tracer %s" %
+                    (rnd + 1, args.listen_rounds, kind, state))
+                if state == "off":
+                    res = phase_off(args, ns, chain, addr, storm)
+                else:
+                    res = phase_on(args, ns, chain, addr,
+                                   "bind-%s-%d" % (kind, rnd), storm)
+                row["%s_%s" % (kind, state)] = res
+                msg = "  %.0f per second" % res["rate"]
+                if state == "on":
+                    msg += ", written %d of %d, lost %d" % (
+                        res["delivered"], res["made"], res["lost"])
+                log(msg)
+        rounds.append(row)
+    starts = results.setdefault("listen_startup", [])
+    startup(args, ns, starts, extra_args="-c " + shlex.quote(config))
 
 
 SYSCALL_MODES = (("off", None), ("table", "--ancestry table"),
@@ -1126,6 +1211,59 @@ def report(args, results):
             (fmt_n(mem["processes"]),
              " → ".join("%.1f" % (kb / 1024) for _, kb in s),
              verdict(growth <= 1.0)))
+    lrounds = results.get("listen") or []
+    if lrounds:
+        for kind in ("reported", "filtered"):
+            ratios = [r[kind + "_on"]["rate"] / r[kind + "_off"]["rate"]
+                      for r in lrounds]
+            add("| net_listen: UDP binds/s, %s in the kernel (%d rounds of "
+                "%g s) | %s | %s | %s on/off (rounds %s–%s) | ≥ %.0f%% | "
+                "%s |" %
+                (kind if kind == "filtered" else "reported (every bind a "
+                 "line), not filtered", len(lrounds), args.bind_duration,
+                 fmt_n(med([r[kind + "_off"]["rate"] for r in lrounds])),
+                 fmt_n(med([r[kind + "_on"]["rate"] for r in lrounds])),
+                 fmt_pct(med(ratios)), fmt_pct(min(ratios)),
+                 fmt_pct(max(ratios)), 100 * TARGETS["bind_ratio"],
+                 verdict(med(ratios) >= TARGETS["bind_ratio"])))
+        ratios = [r["connects_on"]["rate"] / r["connects_off"]["rate"]
+                  for r in lrounds]
+        add("| filtered TCP connects/s with tcp_connect **and** net_listen "
+            "(its state-change handler and sock_ops program) on | %s | %s | "
+            "%s on/off (rounds %s–%s) | | |" %
+            (fmt_n(med([r["connects_off"]["rate"] for r in lrounds])),
+             fmt_n(med([r["connects_on"]["rate"] for r in lrounds])),
+             fmt_pct(med(ratios)), fmt_pct(min(ratios)),
+             fmt_pct(max(ratios))))
+        rep = [r["reported_on"] for r in lrounds]
+        add("| net_listen: binds made / written, lost (kernel count) | | | "
+            "%s / %s, lost %s (max %s) | all, 0 | %s |" %
+            (fmt_n(med([r["made"] for r in rep])),
+             fmt_n(med([r["delivered"] for r in rep])),
+             fmt_n(med([r["lost"] for r in rep])),
+             fmt_n(max(r["lost"] for r in rep)),
+             verdict(all(r["delivered"] >= r["made"] and r["lost"] == 0
+                         for r in rep))))
+        add("| net_listen: user-space CPU per reported bind | | | %.2f µs | "
+            "| |" % (med([r.get("cpu_us_per_event") for r in rep]) or 0))
+        add("| net_listen: filtered binds written | | | %s | 0 | %s |" %
+            (fmt_n(med([r["filtered_on"]["delivered"] for r in lrounds])),
+             verdict(all(r["filtered_on"]["delivered"] == 0
+                         for r in lrounds))))
+    lstarts = results.get("listen_startup") or []
+    if lstarts:
+        ready = med([s["ready_s"] for s in lstarts])
+        rss = med([s["rss_kb"] for s in lstarts]) / 1024
+        add("| start-up with tcp_connect and net_listen (tcp, udp): exec → "
+            "ready line (%d starts) | | | %.2f s (%.2f–%.2f) | < %.1f s | %s |"
+            % (len(lstarts), ready, min(s["ready_s"] for s in lstarts),
+               max(s["ready_s"] for s in lstarts), TARGETS["startup_s"],
+               verdict(ready < TARGETS["startup_s"])))
+        add("| RSS once running with tcp_connect and net_listen, idle | | | "
+            "%.1f MB (anon %.1f, file %.1f) | < %.0f MB | %s |" %
+            (rss, med([s["rss_anon_kb"] for s in lstarts]) / 1024,
+             med([s["rss_file_kb"] for s in lstarts]) / 1024,
+             TARGETS["listen_rss_mb"], verdict(rss < TARGETS["listen_rss_mb"])))
     add("")
     add("Ratios are per round (off and on back to back, order alternating), "
         "then the median. \"Written\" counts the tracer's output lines for "
@@ -1282,9 +1420,14 @@ def main():
                    help="seconds of idle CPU measurement before each storm")
     p.add_argument("--tracer-args", default="",
                    help="extra tracer arguments, e.g. '--perf-pages 1024'")
-    p.add_argument("--phases", default="throughput,syscalls,startup,memory",
+    p.add_argument("--phases",
+                   default="throughput,syscalls,startup,memory,listen",
                    help="comma-separated subset of throughput,syscalls,"
-                        "startup,memory")
+                        "startup,memory,listen")
+    p.add_argument("--listen-rounds", type=int, default=11,
+                   help="rounds of UDP bind storms (listen phase)")
+    p.add_argument("--bind-duration", type=float, default=5.0,
+                   help="seconds per bind storm")
     p.add_argument("--syscall-seconds", type=float, default=2.0,
                    help="seconds of getppid() per tracer mode and round")
     p.add_argument("--profile", action="store_true",
@@ -1317,6 +1460,7 @@ def main():
         args.filtered_rounds = 1
         args.filtered_duration = 1.0
         args.settle, args.idle, args.profile_duration = 0.5, 1.0, 2.0
+        args.listen_rounds, args.bind_duration = 1, 2.0
         args.syscall_seconds = 1.0
     args.binary = os.path.abspath(args.binary)
     if args.loadgen is None:
@@ -1372,6 +1516,8 @@ def main():
             startup(args, ns, results["startup"])
         if "memory" in phases:
             results["memory"] = memory(args, ns, chain)
+        if "listen" in phases:
+            listen(args, ns, chain, results)
         if args.profile:
             results["profile"] = profile(args, ns, chain)
     except BaseException as e:

@@ -7,6 +7,8 @@
  * The socket is read at offsets from the kernel's BTF (bpf/sock.bpf.h).
  */
 
+#include <uapi/linux/ptrace.h>
+
 #define PIDTREE_TCP_CLOSE 7
 
 BPF_HASH(listening, u32, u64, 16384);

@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -511,6 +512,27 @@ def prog_ids(prog_type):
     """Ids of the loaded BPF programs of a type ("tracepoint", "kprobe")."""
     return {p["id"] for p in bpftool_json("prog", "show")
             if p.get("type") == prog_type}
+
+
+def cgroup_tree():
+    """`bpftool cgroup tree` as JSON. Where no cgroup2 file system is
+    mounted (the VM's guest; the tracer then mounts its own, privately),
+    one is mounted in a mount namespace of bpftool's own."""
+    tool = find_bpftool()
+    with open("/proc/self/mountinfo") as f:
+        mounted = any(" - cgroup2 " in line for line in f)
+    if mounted:
+        return bpftool_json("cgroup", "tree")
+    script = ("mount -t cgroup2 none /mnt && exec %s -j cgroup tree /mnt"
+              % shlex.quote(tool))
+    out = run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+               script]).stdout
+    return json.loads(out) if out.strip() else []
+
+
+def cgroup_prog_ids():
+    """Ids of the programs attached anywhere in the cgroup v2 tree."""
+    return {a["id"] for c in cgroup_tree() for a in c.get("programs", [])}
 
 
 def map_ids():

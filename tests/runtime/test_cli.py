@@ -60,11 +60,19 @@ BAD_INPUTS = [
     (["--perf-pages", "abc"], "abc"),
     (["--output-file", ""], "--output-file"),
     (["--bogus"], "--bogus"),
+    (["--probes", "tcp_connect,bogus"], "unknown probe 'bogus'"),
+    (["--probes", ""], "unknown probe ''"),
+    (["--probes", "tcp_connect,"], "unknown probe ''"),
+    (["--probes", "udp_session"], "udp_session is not available"),
+    (["--probes", "net_listen\x1b[31m"], printable("net_listen\x1b[31m")),
+    (["--probes", "net_listen", "-c", "/nonexistent.yaml"],
+     "--probes cannot be combined with --config"),
 ]
 
 HELP_FLAGS = ["-h", "--help", "-v", "--version", "--backend", "--filter",
               "--no-default-filters", "--include-ports", "--exclude-ports",
-              "-f", "--output-file", "-p", "--print-and-quit", "--perf-pages"]
+              "-f", "--output-file", "-p", "--print-and-quit", "--perf-pages",
+              "--probes"]
 
 
 class TestHelpAndVersion(unittest.TestCase):
@@ -77,7 +85,8 @@ class TestHelpAndVersion(unittest.TestCase):
             for f in HELP_FLAGS:
                 self.assertRegex(text, r"(^|[\s,])%s\b" % re.escape(f),
                                  "%s not in %s output:\n%s" % (f, flag, text))
-            for word in ("auto", "kprobe", "tracepoint", "CIDR"):
+            for word in ("auto", "kprobe", "tracepoint", "CIDR", "net_listen",
+                         "tcp_connect: do not report"):
                 self.assertIn(word, text)
 
     def test_version(self):

@@ -825,7 +825,7 @@ class TestNetListen(ListenCase):
                         for p in harness.bpftool_json("perf", "show")
                         if p.get("pid") == tracer.pid}
             cgroup = {(a["attach_type"], a["name"])
-                      for c in harness.bpftool_json("cgroup", "tree")
+                      for c in harness.cgroup_tree()
                       for a in c.get("programs", []) if a["id"] in progs}
             udp = {("cgroup_inet4_bind", "net_listen_bind4"),
                    ("cgroup_inet6_bind", "net_listen_bind6"),
@@ -1046,8 +1046,7 @@ class TestNetListenUnload(ListenCase):
         deadline = time.monotonic() + 10
         while True:
             loaded = {p["id"] for p in harness.bpftool_json("prog", "show")}
-            attached = {a["id"] for c in harness.bpftool_json("cgroup", "tree")
-                        for a in c.get("programs", [])}
+            attached = harness.cgroup_prog_ids()
             left = {k: (progs & loaded, progs & attached)
                     for k, (progs, _, _) in owned.items()
                     if progs & (loaded | attached)}
