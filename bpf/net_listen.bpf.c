@@ -28,19 +28,22 @@ BPF_TABLE("lru_hash", u64, struct pidtree_listen_event, listen_pending, 1024);
 /* UDP sockets in a bind() to port 0, by socket cookie (exclude_random_bind). */
 BPF_TABLE("lru_hash", u64, u8, bind_to_port_zero, 4096);
 
-static __always_inline int net_listen_filtered(
-    const struct pidtree_listen_event *ev) {
+/* Fills in the rest of `ev` (its address, port and protocol are set) and
+ * sends it, unless a filter drops it. The cheap checks come first: most
+ * binds and listens a filter drops never cost the reads of the task and
+ * the namespace. `sk`: the socket, for its namespace. */
+static __always_inline void net_listen_submit(void *ctx,
+                                              struct pidtree_listen_event *ev,
+                                              const void *sk) {
+  if (pidtree_filtered(PIDTREE_SLOT_NET_LISTEN, ev->family, ev->laddr,
+                       ev->port))
+    return;
+  ev->netns = pidtree_sock_netns(sk);
   struct pidtree_probe_settings *st = pidtree_settings(PIDTREE_SLOT_NET_LISTEN);
   if (st && (st->flags & PIDTREE_LISTEN_SAME_NETNS) && ev->netns != st->netns)
-    return 1;
-  return pidtree_filtered(PIDTREE_SLOT_NET_LISTEN, ev->family, ev->laddr,
-                          ev->port);
-}
-
-static __always_inline void net_listen_submit(
-    void *ctx, const struct pidtree_listen_event *ev) {
-  if (!net_listen_filtered(ev))
-    events.perf_submit(ctx, (void *)ev, sizeof(*ev));
+    return;
+  PIDTREE_FILL_TASK(ev, PIDTREE_EVENT_NET_LISTEN);
+  events.perf_submit(ctx, ev, sizeof(*ev));
 }
 
 #if PIDTREE_LISTEN_TCP && !PIDTREE_LISTEN_KPROBE
@@ -52,16 +55,19 @@ static __always_inline void net_listen_on_sock_state(
   if (s->newstate != PIDTREE_TCP_LISTEN || s->oldstate != PIDTREE_TCP_CLOSE)
     return;
   struct pidtree_listen_event ev = {};
-  PIDTREE_FILL_TASK(&ev, PIDTREE_EVENT_NET_LISTEN);
   ev.family = s->family;
   ev.port = s->sport;
   ev.protocol = PIDTREE_IPPROTO_TCP;
-  ev.netns = pidtree_sock_netns(s->sk);
   __builtin_memcpy(ev.laddr, s->saddr, 16);
   if (ev.port) {
-    net_listen_submit(ctx, &ev);
+    net_listen_submit(ctx, &ev, s->sk);
     return;
   }
+  /* Not bound: the port comes with the sock_ops callback. The task is
+   * read here, in the listener's context (sock_ops programs cannot read it
+   * on every kernel), and filtering waits for the port. */
+  PIDTREE_FILL_TASK(&ev, PIDTREE_EVENT_NET_LISTEN);
+  ev.netns = pidtree_sock_netns(s->sk);
   u64 key = (u64)s->sk;
   listen_pending.update(&key, &ev);
 }
@@ -76,7 +82,12 @@ int net_listen_sock_ops(struct bpf_sock_ops *ctx) {
   struct pidtree_listen_event ev = *pending;
   listen_pending.delete(&key);
   ev.port = (u16)ctx->local_port;
-  net_listen_submit(ctx, &ev);
+  struct pidtree_probe_settings *st = pidtree_settings(PIDTREE_SLOT_NET_LISTEN);
+  if (!pidtree_filtered(PIDTREE_SLOT_NET_LISTEN, ev.family, ev.laddr,
+                        ev.port) &&
+      !(st && (st->flags & PIDTREE_LISTEN_SAME_NETNS) &&
+        ev.netns != st->netns))
+    events.perf_submit(ctx, &ev, sizeof(ev));
   return 1;
 }
 #endif
@@ -120,12 +131,9 @@ static __always_inline int net_listen_post_bind(struct bpf_sock *ctx,
     }
   }
   struct pidtree_listen_event ev = {};
-  PIDTREE_FILL_TASK(&ev, PIDTREE_EVENT_NET_LISTEN);
   ev.family = ctx->family;
   ev.port = (u16)ctx->src_port;
   ev.protocol = PIDTREE_IPPROTO_UDP;
-  /* The context is the socket itself. */
-  ev.netns = pidtree_sock_netns((const void *)(u64)ctx);
   if (!v6) {
     u32 addr = ctx->src_ip4;
     __builtin_memcpy(ev.laddr, &addr, 4);
@@ -134,7 +142,8 @@ static __always_inline int net_listen_post_bind(struct bpf_sock *ctx,
                    ctx->src_ip6[3]};
     __builtin_memcpy(ev.laddr, addr, 16);
   }
-  net_listen_submit(ctx, &ev);
+  /* The context is the socket itself. */
+  net_listen_submit(ctx, &ev, (const void *)(u64)ctx);
   return 1;
 }
 

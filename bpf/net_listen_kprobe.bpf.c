@@ -41,12 +41,10 @@ int net_listen_kprobe_return(struct pt_regs *ctx) {
   if (pidtree_read_sock(sk, &s))
     return 0;
   struct pidtree_listen_event ev = {};
-  PIDTREE_FILL_TASK(&ev, PIDTREE_EVENT_NET_LISTEN);
   ev.family = s.family;
   ev.port = s.sport;
   ev.protocol = PIDTREE_IPPROTO_TCP;
-  ev.netns = pidtree_sock_netns(sk);
   __builtin_memcpy(ev.laddr, s.saddr, 16);
-  net_listen_submit(ctx, &ev);
+  net_listen_submit(ctx, &ev, sk);
   return 0;
 }

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -23,6 +22,7 @@
 #include "kernel/preflight.h"
 #include "kernel/shape.h"
 #include "output/output.h"
+#include "pipeline/event_loop.h"
 #include "pipeline/tracer.h"
 #include "probes/probe_set.h"
 #include "probes/registry.h"
@@ -39,21 +39,10 @@ volatile sig_atomic_t g_reload = 0;
 void on_signal(int) { g_exiting = 1; }
 void on_sighup(int) { g_reload = 1; }
 
-// How long after its time stamp an event is certainly in the perf buffer:
-// the BPF program stamps it and writes it within microseconds.
-constexpr int64_t kReorderWindowNs = 5'000'000;
 // The kernel wakes the reader once per this many events on a CPU, not once
 // per event: each wake-up is a self-interrupt in the connecting process,
 // which at full rate cost it a third of its connect throughput.
 constexpr unsigned kWakeupEvents = 512;
-// So a quiet CPU's last few events are found by polling at least this often
-// (the latency of an event at a low rate, plus kReorderWindowNs).
-constexpr int kIdlePollMs = 25;
-// While events are held for the reorder window.
-constexpr int kHeldPollMs = 10;
-// How often to ask whether the reader of the output pipe is gone (a poll()
-// of its own; a write to a closed pipe says so anyway).
-constexpr auto kReaderCheckInterval = std::chrono::milliseconds(100);
 
 // Output into a pipe (`| jq`): a 1 MiB buffer instead of 64 KiB absorbs
 // bursts, and the tracer and its reader take turns far less often. Best
@@ -153,8 +142,8 @@ int main(int argc, char **argv) {
       !(err = check_kernel_headers(kernel, kernel_release())).empty())
     return fail(err);
   ProgramShape shape;
-  if (!(err = kernel_shape(opt, backend, kernel, probes->has("net_listen"),
-                           &shape))
+  if (!(err =
+            kernel_shape(opt, backend, kernel, probes->reads_sockets(), &shape))
            .empty() ||
       !(err = probes->check(shape)).empty())
     return fail(err);
@@ -212,64 +201,19 @@ int main(int argc, char **argv) {
   std::fprintf(stderr, "pidtree-bcc: tracing %s; Ctrl-C to stop\n",
                probes->describe().c_str());
 
-  bool output_ok = true;
-  uint64_t lost_at_resync = 0;
-  auto last_resync = std::chrono::steady_clock::now();
-  auto last_reader_check = last_resync;
-  std::vector<Event> made;
-  while (!g_exiting && output_ok) {
-    tracer.begin_batch();
-    // Held events wait for the next watermark: come back soon for them.
-    int rc = bpf.poll(tracer.held() ? kHeldPollMs : kIdlePollMs);
-    if (rc < 0 && errno != EINTR)
-      return fail(std::string("polling the perf buffer failed: ") +
-                  std::strerror(errno));
-    // Everything stamped before the watermark is in the buffers once they
-    // are drained, so it can be handled in time order.
-    int64_t watermark = clock.boottime_ns() - kReorderWindowNs;
-    bpf.drain();
-    probes->collect(&made);
-    for (auto &e : made)
-      tracer.push(std::move(e));
-    made.clear();
-    if (g_reload) {
-      g_reload = 0;
-      if (!have_file)
-        std::fprintf(stderr,
-                     "pidtree-bcc: SIGHUP: no configuration file to reload "
-                     "(see --config)\n");
-      else
-        reloader.request();
-    }
-    if (have_file)
-      reloader.poll();
-    output_ok = tracer.end_batch(static_cast<uint64_t>(watermark));
-    auto now = std::chrono::steady_clock::now();
-    if (output_ok && now - last_reader_check >= kReaderCheckInterval) {
-      output_ok = !sink.reader_gone();
-      last_reader_check = now;
-    }
-    // Lost events may include exits: drop processes that are gone.
-    if (use_table && tracer.lost() != lost_at_resync &&
-        now - last_resync > std::chrono::seconds(10)) {
-      table_ancestry.resync();
-      lost_at_resync = tracer.lost();
-      last_resync = now;
-    }
-  }
+  LoopParts loop{bpf,
+                 tracer,
+                 *probes,
+                 sink,
+                 clock,
+                 have_file ? &reloader : nullptr,
+                 use_table ? &table_ancestry : nullptr};
+  LoopEnd end = run_event_loop(loop, g_exiting, g_reload);
   probes->stop();
   bpf.detach();
-  if (output_ok) {
-    // Events already in the buffer when the signal came are still written.
-    tracer.begin_batch();
-    bpf.drain();
-    probes->collect(&made);
-    for (auto &e : made)
-      tracer.push(std::move(e));
-    output_ok = tracer.end_batch();
-  }
-  if (!output_ok && sink.failed() && sink.error() != EPIPE)
-    return fail(std::string("writing output failed: ") +
-                std::strerror(sink.error()));
+  if (end.error.empty())
+    end.error = finish_event_loop(loop, end);
+  if (!end.error.empty())
+    return fail(end.error);
   return 0;
 }

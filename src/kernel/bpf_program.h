@@ -11,6 +11,7 @@
 
 #include "kernel/filter_maps.h"
 #include "kernel/hook.h"
+#include "pipeline/event_loop.h"
 
 namespace ebpf {
 class BPF;
@@ -18,7 +19,7 @@ class BPF;
 
 namespace pidtree {
 
-class BpfProgram : public MapAccess {
+class BpfProgram : public MapAccess, public EventSource {
  public:
   using SampleFn = std::function<void(const void *data, size_t size)>;
   using LostFn = std::function<void(uint64_t count)>;
@@ -42,9 +43,9 @@ class BpfProgram : public MapAccess {
   void release_compiler_memory();
 
   // Waits up to timeout_ms for events and handles them; <0 on error.
-  int poll(int timeout_ms);
+  int poll(int timeout_ms) override;
   // Handles whatever is buffered without waiting.
-  void drain();
+  void drain() override;
   // Detaches everything, in the reverse order of attaching.
   void detach();
 

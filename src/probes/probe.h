@@ -30,6 +30,9 @@ class Probe {
 
   // What the ready line says it traces, e.g. "TCP connects".
   virtual std::string description() const = 0;
+  // It reads sockets at offsets from the kernel's BTF whatever the backend
+  // (ProgramShape::sock_offsets, listen_offsets).
+  virtual bool reads_sockets() const { return false; }
   // What the kernel and its BTF must offer: "" or a one-line reason.
   virtual std::string check(const ProgramShape &shape) const = 0;
   // Its defines, sources and hooks.

@@ -37,6 +37,13 @@ bool ProbeSet::has(const std::string &name) const {
   return false;
 }
 
+bool ProbeSet::reads_sockets() const {
+  for (const auto &p : probes_)
+    if (p->reads_sockets())
+      return true;
+  return false;
+}
+
 std::string ProbeSet::write_maps(MapAccess &maps) {
   access_ = &maps;
   maps_.clear();

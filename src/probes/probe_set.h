@@ -25,6 +25,8 @@ class ProbeSet : public Reconfigurable {
   // ready line.
   std::string describe() const;
   bool has(const std::string &name) const;
+  // Some probe reads sockets whatever the backend (Probe::reads_sockets).
+  bool reads_sockets() const;
 
   // Every probe's filters and settings into the loaded program's maps.
   std::string write_maps(MapAccess &maps);

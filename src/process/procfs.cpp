@@ -9,10 +9,6 @@
 
 namespace pidtree {
 
-namespace {
-
-enum class FileRead { kOk, kMissing, kError };
-
 FileRead read_file(const std::string &path, size_t limit, std::string *out,
                    bool *cut) {
   out->clear();
@@ -45,6 +41,8 @@ FileRead read_file(const std::string &path, size_t limit, std::string *out,
   ::close(fd);
   return result;
 }
+
+namespace {
 
 bool parse_u32(const char *p, const char *end, uint32_t *out) {
   while (p < end && (*p == ' ' || *p == '\t'))

@@ -40,6 +40,12 @@ class ProcFs : public ProcessSource {
   std::string root_;
 };
 
+// Reads at most `limit` bytes of a file into `out`; `cut` says there was
+// more. kMissing when the file (or its process) is gone.
+enum class FileRead { kOk, kMissing, kError };
+FileRead read_file(const std::string &path, size_t limit, std::string *out,
+                   bool *cut);
+
 // Longest command line kept; longer ones end in kCmdlineCutMarker.
 inline constexpr size_t kMaxCmdline = 1 << 20;
 inline constexpr char kCmdlineCutMarker[] = "...[truncated]";

@@ -173,6 +173,56 @@ class TestFilteredOnlyReport(unittest.TestCase):
         self.assertIn("Filtered-only rounds 1–3", text)
 
 
+class TestListenReport(unittest.TestCase):
+    def test_bind_storms_and_listen_startup(self):
+        """The listen phase's rows: each kind's median ratio against 95%,
+        written/lost of the reported binds, the filtered binds written,
+        and start-up and RSS with both probes."""
+        rounds = []
+        for rep, filt, conn in ((0.60, 0.97, 0.95), (0.62, 0.99, 0.97),
+                                (0.64, 0.96, 0.99)):
+            rounds.append({
+                "reported_off": phase(200000.0),
+                "reported_on": reported_on(200000.0 * rep),
+                "filtered_off": phase(200000.0),
+                "filtered_on": phase(200000.0 * filt, delivered=0),
+                "connects_off": phase(100000.0),
+                "connects_on": phase(100000.0 * conn, delivered=0)})
+        starts = [{"ready_s": r, "rss_kb": 25 * 1024, "rss_anon_kb": 16 * 1024,
+                   "rss_file_kb": 9 * 1024, "hwm_kb": 100 * 1024,
+                   "first_event_s": 0.5} for r in (0.4, 0.5, 0.45)]
+        args = argparse.Namespace(
+            duration=10.0, filtered_duration=3.0, workers=2, tracer_args="",
+            tracer_output="pipe", workdir_base="/dev/shm", max_busy=25,
+            trailing=4, quiet_wait=120, profile_duration=5.0,
+            bind_duration=5.0)
+        text = run.report(args, {"command": "bench/run.py", "date": "d",
+                                 "version": "v", "stale_sources": [],
+                                 "listen": rounds,
+                                 "listen_startup": starts})
+        rows = {l.split("|")[1].strip(): l for l in text.splitlines()
+                if l.startswith("| ")}
+        reported = rows["net_listen: UDP binds/s, reported (every bind a "
+                        "line), not filtered in the kernel (3 rounds of 5 s)"]
+        self.assertIn("62.0% on/off (rounds 60.0%–64.0%)", reported)
+        self.assertIn("**FAIL**", reported)
+        filtered = rows["net_listen: UDP binds/s, filtered in the kernel (3 "
+                        "rounds of 5 s)"]
+        self.assertIn("97.0% on/off", filtered)
+        self.assertIn("**pass**", filtered)
+        self.assertIn("97.0% on/off (rounds 95.0%–99.0%)", [
+            l for k, l in rows.items() if k.startswith("filtered TCP")][0])
+        self.assertIn("100 / 100, lost 0 (max 0)",
+                      rows["net_listen: binds made / written, lost (kernel "
+                           "count)"])
+        self.assertIn("0.45 s (0.40–0.50)", [
+            l for k, l in rows.items() if k.startswith("start-up with")][0])
+        rss = [l for k, l in rows.items() if k.startswith("RSS once running "
+                                                          "with")][0]
+        self.assertIn("25.0 MB", rss)
+        self.assertIn("**pass**", rss)
+
+
 class TestProbeShare(unittest.TestCase):
     def test_only_the_probes_symbols_count(self):
         text = "\n".join([

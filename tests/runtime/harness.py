@@ -83,13 +83,8 @@ def tmpdir():
 
 
 def helper_script():
-    """connect_helper.py copied to the scratch dir (so user nobody can read
-    it wherever the checkout lives)."""
-    path = os.path.join(tmpdir(), "connect_helper.py")
-    if not os.path.exists(path):
-        shutil.copy(os.path.join(HERE, "connect_helper.py"), path)
-        os.chmod(path, 0o755)
-    return path
+    """connect_helper.py, copied where user nobody can read it."""
+    return _copied_script("connect_helper.py")
 
 
 # ---------------------------------------------------------------- netns
@@ -168,10 +163,67 @@ def end_module(netns):
 
 # ---------------------------------------------------------------- helper
 
-class Helper:
+class _HelperProcess:
+    """A helper script that prints one JSON line when its work is done and,
+    with --hold, stays until its stdin is closed."""
+
+    what = "helper"
+
+    def _start(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.pid = self.proc.pid
+        self.result = None
+
+    def cmdline(self):
+        """The helper's argv joined by spaces, as text (bytes decoded with
+        U+FFFD for invalid UTF-8)."""
+        parts = [a if isinstance(a, bytes) else a.encode() for a in self.argv]
+        return b" ".join(parts).decode("utf-8", "replace")
+
+    def wait_result(self, timeout=30):
+        """Waits for the helper's JSON line (its work is done)."""
+        if self.result is None:
+            line = _readline_timeout(self.proc.stdout, timeout)
+            if not line:
+                self.release()
+                raise AssertionError(
+                    "%s %d gave no result; stderr: %r"
+                    % (self.what, self.pid, self.proc.stderr.read()))
+            self.result = json.loads(line)
+        return self.result
+
+    def release(self, timeout=10):
+        """Lets a --hold helper exit."""
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f and not f.closed:
+                f.close()
+
+
+def _copied_script(name):
+    """A helper script copied to the scratch dir (so user nobody can read
+    it wherever the checkout lives)."""
+    path = os.path.join(tmpdir(), name)
+    if not os.path.exists(path):
+        shutil.copy(os.path.join(HERE, name), path)
+        os.chmod(path, 0o755)
+    return path
+
+
+class Helper(_HelperProcess):
     """connect_helper.py run in the namespace (optionally through a wrapper
     command such as setpriv). Popen.pid is the helper's pid: `ip netns exec`
     and setpriv exec, they do not fork."""
+
+    what = "connect helper"
 
     def __init__(self, netns, targets, hold=True, thread=False, count=None,
                  bind_port=None, extra_args=(), wrapper=(), command=None,
@@ -197,43 +249,7 @@ class Helper:
         if extra_args:
             self.argv += ["--"] + list(extra_args)
         inner = command(self.argv) if command else self.argv
-        self.proc = subprocess.Popen(
-            netns.prefix() + list(wrapper) + inner,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE)
-        self.pid = self.proc.pid
-        self.result = None
-
-    def cmdline(self):
-        """The helper's argv joined by spaces, as text (bytes decoded with
-        U+FFFD for invalid UTF-8)."""
-        parts = [a if isinstance(a, bytes) else a.encode() for a in self.argv]
-        return b" ".join(parts).decode("utf-8", "replace")
-
-    def wait_result(self, timeout=30):
-        """Waits for the helper's JSON line (its connects are done)."""
-        if self.result is None:
-            line = _readline_timeout(self.proc.stdout, timeout)
-            if not line:
-                self.release()
-                raise AssertionError(
-                    "connect helper %d gave no result; stderr: %r"
-                    % (self.pid, self.proc.stderr.read()))
-            self.result = json.loads(line)
-        return self.result
-
-    def release(self, timeout=10):
-        """Lets a --hold helper exit."""
-        if self.proc.stdin and not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f and not f.closed:
-                f.close()
+        self._start(netns.prefix() + list(wrapper) + inner)
 
 
 def _readline_timeout(f, timeout):
@@ -244,50 +260,18 @@ def _readline_timeout(f, timeout):
     return box[0] if box else b""
 
 
-class ListenHelper:
+class ListenHelper(_HelperProcess):
     """listen_helper.py (see its docstring), in `netns` or, with netns None,
     in the host's namespace (loopback addresses only). Popen.pid is the
     helper's pid unless `command` wraps it (then wait_result()["pid"])."""
 
+    what = "listen helper"
+
     def __init__(self, netns, specs, hold=True, command=None):
-        path = os.path.join(tmpdir(), "listen_helper.py")
-        if not os.path.exists(path):
-            shutil.copy(os.path.join(HERE, "listen_helper.py"), path)
-            os.chmod(path, 0o755)
-        self.argv = [HELPER_PYTHON, path] + (["--hold"] if hold else []) + \
-            list(specs)
+        self.argv = [HELPER_PYTHON, _copied_script("listen_helper.py")] + \
+            (["--hold"] if hold else []) + list(specs)
         inner = command(self.argv) if command else self.argv
-        prefix = netns.prefix() if netns else []
-        self.proc = subprocess.Popen(prefix + inner, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        self.pid = self.proc.pid
-        self.result = None
-
-    def cmdline(self):
-        return " ".join(self.argv)
-
-    def wait_result(self, timeout=30):
-        if self.result is None:
-            line = _readline_timeout(self.proc.stdout, timeout)
-            if not line:
-                self.release()
-                raise AssertionError("listen helper gave no result; stderr: "
-                                     "%r" % self.proc.stderr.read())
-            self.result = json.loads(line)
-        return self.result
-
-    def release(self, timeout=10):
-        if self.proc.stdin and not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f and not f.closed:
-                f.close()
+        self._start((netns.prefix() if netns else []) + inner)
 
 
 def netns_inode(netns=None):

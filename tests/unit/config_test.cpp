@@ -332,8 +332,9 @@ TEST(Config, EveryValidationErrorNamesLineAndColumn) {
        "F:3:19: tcp_connect.plugins.loginuidmap: unknown setting 'colour'"},
       {"tcp_connect:\n  container_labels: key=value\n",
        "F:2:21: tcp_connect.container_labels: expected a list of strings"},
-      {"net_listen:\n  snapshot_periodicity: -5\n",
-       "F:2:25: net_listen.snapshot_periodicity: expected a whole number"},
+      {"net_listen:\n  snapshot_periodicity: x5\n",
+       "F:2:25: net_listen.snapshot_periodicity: expected a number of "
+       "seconds"},
       {"net_listen:\n  protocols: [tcp, sctp]\n",
        "F:2:20: net_listen.protocols[1]: expected tcp or udp"},
       {"udp_session:\n  snapshot_periodicity: 5\n",

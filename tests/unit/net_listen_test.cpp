@@ -214,7 +214,7 @@ TEST(NetListenConfig, UpstreamDefaults) {
   const NetListenSettings &s = settings(c);
   EXPECT_TRUE(s.tcp);
   EXPECT_FALSE(s.udp);
-  EXPECT_EQ(s.snapshot_periodicity, 0u);
+  EXPECT_EQ(s.snapshot_period_ms, 0u);
   EXPECT_FALSE(s.same_namespace_only);
   EXPECT_FALSE(s.exclude_random_bind);
   EXPECT_FALSE(c.section("tcp_connect").present);
@@ -237,7 +237,7 @@ TEST(NetListenConfig, EveryUpstreamKey) {
   const NetListenSettings &s = settings(c);
   EXPECT_TRUE(s.tcp);
   EXPECT_TRUE(s.udp);
-  EXPECT_EQ(s.snapshot_periodicity, 43200u);
+  EXPECT_EQ(s.snapshot_period_ms, 43200000u);
   EXPECT_TRUE(s.same_namespace_only);
   EXPECT_TRUE(s.exclude_random_bind);
   FilterConfig f = section_filters(c.section("net_listen"));
@@ -247,17 +247,33 @@ TEST(NetListenConfig, EveryUpstreamKey) {
   EXPECT_FALSE(is_filtered(f, parse_ip("0.0.0.0"), 8080));
 }
 
-TEST(NetListenConfig, SnapshotPeriodicityFalseIsOffAndTrueIsASecond) {
-  EXPECT_EQ(settings(load("net_listen:\n  snapshot_periodicity: false\n"))
-                .snapshot_periodicity,
-            0u);
-  EXPECT_EQ(settings(load("net_listen:\n  snapshot_periodicity: 0\n"))
-                .snapshot_periodicity,
-            0u);
+TEST(NetListenConfig, SnapshotPeriodicityAsUpstreamTakesIt) {
+  auto period = [](const char *value) {
+    return settings(load(std::string("net_listen:\n  snapshot_periodicity: ") +
+                         value + "\n"))
+        .snapshot_period_ms;
+  };
+  EXPECT_EQ(period("false"), 0u);
+  EXPECT_EQ(period("0"), 0u);
+  EXPECT_EQ(period("600"), 600000u);
+  EXPECT_EQ(period("1.5"), 1500u);
+  EXPECT_EQ(period("0.25"), 250u);
+  EXPECT_EQ(period("31536000"), 31536000000u);
   FileConfig c = load("net_listen:\n  snapshot_periodicity: true\n");
-  EXPECT_EQ(settings(c).snapshot_periodicity, 1u);
+  EXPECT_EQ(settings(c).snapshot_period_ms, 1000u);
   ASSERT_EQ(c.notes.size(), 1u);
   EXPECT_NE(c.notes[0].find("a snapshot every second"), std::string::npos);
+  c = load("net_listen:\n  snapshot_periodicity: -5\n");
+  EXPECT_EQ(settings(c).snapshot_period_ms, 0u);
+  ASSERT_EQ(c.notes.size(), 1u);
+  EXPECT_NE(c.notes[0].find("below 0 means no snapshots"), std::string::npos);
+}
+
+TEST(NetListenConfig, FlagsTakeBooleansAndZeroOrOne) {
+  FileConfig c = load(
+      "net_listen:\n  same_namespace_only: 1\n  exclude_random_bind: off\n");
+  EXPECT_TRUE(settings(c).same_namespace_only);
+  EXPECT_FALSE(settings(c).exclude_random_bind);
 }
 
 TEST(NetListenConfig, EmptyProtocolsIsNoted) {
@@ -277,14 +293,25 @@ TEST(NetListenConfig, ErrorsNameTheLineAndTheKey) {
        "F:2:20: net_listen.protocols[1]: expected tcp or udp, got 'sctp'"},
       {"net_listen:\n  protocols: [[tcp]]\n",
        "F:2:15: net_listen.protocols[0]: expected tcp or udp"},
-      {"net_listen:\n  snapshot_periodicity: -5\n",
-       "F:2:25: net_listen.snapshot_periodicity: expected a whole number from "
-       "0 to 31536000, got '-5'"},
       {"net_listen:\n  snapshot_periodicity: 1h\n",
-       "F:2:25: net_listen.snapshot_periodicity: expected a whole number from "
-       "0 to 31536000, got '1h'"},
+       "F:2:25: net_listen.snapshot_periodicity: expected a number of seconds "
+       "from 0 to 31536000 (or false), got '1h'"},
+      {"net_listen:\n  snapshot_periodicity: 31536001\n",
+       "F:2:25: net_listen.snapshot_periodicity: expected a number of seconds "
+       "from 0 to 31536000 (or false), got '31536001'"},
+      {"net_listen:\n  snapshot_periodicity: 1.2345\n",
+       "F:2:25: net_listen.snapshot_periodicity: expected a number of seconds"},
+      {"net_listen:\n  snapshot_periodicity: .\n",
+       "F:2:25: net_listen.snapshot_periodicity: expected a number of seconds"},
+      {"net_listen:\n  snapshot_periodicity: [1]\n",
+       "F:2:25: net_listen.snapshot_periodicity: expected a number of seconds "
+       "or false"},
       {"net_listen:\n  same_namespace_only: maybe\n",
-       "F:2:24: net_listen.same_namespace_only: expected true or false"},
+       "F:2:24: net_listen.same_namespace_only: expected true or false, got "
+       "'maybe'"},
+      {"net_listen:\n  same_namespace_only: 2\n",
+       "F:2:24: net_listen.same_namespace_only: expected true or false, got "
+       "'2'"},
       {"net_listen:\n  exclude_random_bind: [1]\n",
        "F:2:24: net_listen.exclude_random_bind: expected true or false"},
       {"net_listen:\n  session_max_duration: 5\n",

@@ -177,8 +177,16 @@ TEST(NetListen, TracepointBackendHooks) {
 }
 
 TEST(NetListen, UdpAddsTheBindHooks) {
-  ProgramBuilder b = program_for(shape_for(Backend::kTracepoint), {},
-                                 "net_listen:\n  protocols: [udp]\n");
+  // Without exclude_random_bind, only the hooks after the bind.
+  auto plain = program_for(shape_for(Backend::kTracepoint), {},
+                           "net_listen:\n  protocols: [udp]\n")
+                   .hooks();
+  ASSERT_EQ(plain.size(), 2u);
+  EXPECT_EQ(plain[0].function, "net_listen_post_bind4");
+  EXPECT_EQ(plain[1].function, "net_listen_post_bind6");
+  ProgramBuilder b = program_for(
+      shape_for(Backend::kTracepoint), {},
+      "net_listen:\n  protocols: [udp]\n  exclude_random_bind: true\n");
   std::string p = b.text();
   EXPECT_EQ(define_value(p, "PIDTREE_LISTEN_TCP"), "0");
   EXPECT_EQ(define_value(p, "PIDTREE_LISTEN_UDP"), "1");
@@ -218,7 +226,8 @@ TEST(NetListen, EveryCgroupProgramReturnsOneOnEveryPath) {
   // listen(): each returns 1, or what a helper that returns 1 returns.
   std::string src = bpf_source("net_listen.bpf.c");
   ProgramBuilder b = program_for(shape_for(Backend::kTracepoint), {},
-                                 "net_listen:\n  protocols: [tcp, udp]\n");
+                                 "net_listen:\n  protocols: [tcp, udp]\n"
+                                 "  exclude_random_bind: true\n");
   std::vector<std::string> functions;
   for (const Hook &h : b.hooks())
     if (h.type == HookType::kCgroup)

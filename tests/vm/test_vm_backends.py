@@ -768,6 +768,18 @@ class ListenCase(Case):
         time.sleep(0.5)
         return tracer.events(pred, probe="net_listen")
 
+    def assert_listens(self, tracer, pids, want):
+        """The events of `pids` (one or several) are one per socket of
+        `want` ((protocol, laddr, port) each), and no more; returns them."""
+        pids = pids if isinstance(pids, (list, tuple)) else [pids]
+        evs = self.settled_listens(tracer, lambda r: r["pid"] in pids,
+                                   len(want))
+        self.assertEqual({socket_key(e) for e in evs}, want,
+                         tracer.describe(lambda r: r.get("pid") in pids))
+        self.assertEqual(len(evs), len(want), tracer.describe(
+            lambda r: r.get("pid") in pids))
+        return evs
+
     def assert_listen(self, ev, tracer, snapshot=False, **expected):
         where = "\nevent: %r%s" % (ev, tracer.describe(
             lambda r: r.get("pid") == ev.get("pid")))
@@ -827,9 +839,8 @@ class TestNetListen(ListenCase):
             cgroup = {(a["attach_type"], a["name"])
                       for c in harness.cgroup_tree()
                       for a in c.get("programs", []) if a["id"] in progs}
-            udp = {("cgroup_inet4_bind", "net_listen_bind4"),
-                   ("cgroup_inet6_bind", "net_listen_bind6"),
-                   ("cgroup_inet4_post_bind", "net_listen_post_bind4"),
+            # Without exclude_random_bind, no hook before the bind.
+            udp = {("cgroup_inet4_post_bind", "net_listen_post_bind4"),
                    ("cgroup_inet6_post_bind", "net_listen_post_bind6")}
             if spec.backend == "kprobe":
                 self.assertIn(("kprobe", "inet_listen"), attached)
@@ -854,11 +865,7 @@ class TestNetListen(ListenCase):
         netns = harness.netns_inode(NS)
 
         def check(tracer, spec):
-            evs = self.settled_listens(tracer, lambda r: r["pid"] == h.pid,
-                                       len(want))
-            self.assertEqual({socket_key(e) for e in evs}, want,
-                             tracer.describe(lambda r: r.get("pid") == h.pid))
-            self.assertEqual(len(evs), len(want))
+            evs = self.assert_listens(tracer, h.pid, want)
             for ev in evs:
                 self.assert_listen(ev, tracer, pid=h.pid, tid=h.pid,
                                    comm=HELPER_COMM, uid=0, username="root",
@@ -877,11 +884,7 @@ class TestNetListen(ListenCase):
         netns = harness.netns_inode(NS)
 
         def check(tracer, spec):
-            evs = self.settled_listens(tracer, lambda r: r["pid"] == h.pid,
-                                       len(want))
-            self.assertEqual({socket_key(e) for e in evs}, want,
-                             tracer.describe(lambda r: r.get("pid") == h.pid))
-            self.assertEqual(len(evs), len(want))
+            evs = self.assert_listens(tracer, h.pid, want)
             for ev in evs:
                 self.assert_listen(ev, tracer, pid=h.pid, tid=h.pid,
                                    protocol="udp", netns=netns, error="")
@@ -903,11 +906,7 @@ class TestNetListen(ListenCase):
         want = wanted({"sockets": result["sockets"][:len(reported)]})
 
         def check(tracer, spec):
-            evs = self.settled_listens(tracer, lambda r: r["pid"] == h.pid,
-                                       len(want))
-            self.assertEqual({socket_key(e) for e in evs}, want,
-                             tracer.describe(lambda r: r.get("pid") == h.pid))
-            self.assertEqual(len(evs), len(want))
+            evs = self.assert_listens(tracer, h.pid, want)
         self.on_each("listen", check)
 
     def test_listeners_whose_whole_chain_exits_at_once(self):
@@ -932,10 +931,7 @@ class TestNetListen(ListenCase):
         want = wanted(result)
 
         def check(tracer, spec):
-            evs = self.settled_listens(tracer, lambda r: r["pid"] == pid,
-                                       len(want))
-            self.assertEqual({socket_key(e) for e in evs}, want,
-                             tracer.describe(lambda r: r.get("pid") == pid))
+            evs = self.assert_listens(tracer, pid, want)
             for ev in evs:
                 self.assert_listen(ev, tracer, pid=pid, error="")
                 self.assertEqual(
@@ -956,12 +952,7 @@ class TestNetListen(ListenCase):
                 ("udp", V6_REPORTED, EARLY_PORTS["udp"])}
 
         def check(tracer, spec):
-            evs = self.settled_listens(
-                tracer, lambda r: r["pid"] == EARLY.pid, len(want))
-            self.assertEqual({socket_key(e) for e in evs}, want,
-                             tracer.describe(
-                                 lambda r: r.get("pid") == EARLY.pid))
-            self.assertEqual(len(evs), len(want))
+            evs = self.assert_listens(tracer, EARLY.pid, want)
             for ev in evs:
                 self.assert_listen(ev, tracer, snapshot=True, pid=EARLY.pid,
                                    comm=HELPER_COMM, uid=0, username="root",
@@ -980,6 +971,17 @@ class TestNetListenStrict(ListenCase):
 
     OPTIONS = ("listen-strict",)
 
+    def test_hooks_before_the_bind_mark_port_zero(self):
+        def check(tracer, spec):
+            progs, _ = harness.fd_bpf_ids(tracer.pid)
+            cgroup = {(a["attach_type"], a["name"])
+                      for c in harness.cgroup_tree()
+                      for a in c.get("programs", []) if a["id"] in progs}
+            self.assertLessEqual({("cgroup_inet4_bind", "net_listen_bind4"),
+                                  ("cgroup_inet6_bind", "net_listen_bind6")},
+                                 cgroup)
+        self.on_each("listen-strict", check)
+
     def test_same_namespace_only(self):
         """A listener in the test's namespace is left out; one in ours (on
         loopback, where nothing is sent) is reported."""
@@ -992,11 +994,7 @@ class TestNetListenStrict(ListenCase):
         host = harness.netns_inode(None)
 
         def check(tracer, spec):
-            evs = self.settled_listens(
-                tracer, lambda r: r["pid"] in (ours.pid, other.pid),
-                len(want))
-            self.assertEqual({socket_key(e) for e in evs}, want,
-                             tracer.describe())
+            evs = self.assert_listens(tracer, [ours.pid, other.pid], want)
             for ev in evs:
                 self.assert_listen(ev, tracer, pid=ours.pid, netns=host)
         self.on_each("listen-strict", check)
@@ -1012,11 +1010,7 @@ class TestNetListenStrict(ListenCase):
         want = {("udp", "127.0.0.1", udp_port), ("tcp", "0.0.0.0", unbound)}
 
         def check(tracer, spec):
-            evs = self.settled_listens(tracer, lambda r: r["pid"] == h.pid,
-                                       len(want))
-            self.assertEqual({socket_key(e) for e in evs}, want,
-                             tracer.describe(lambda r: r.get("pid") == h.pid))
-            self.assertEqual(len(evs), len(want))
+            evs = self.assert_listens(tracer, h.pid, want)
         self.on_each("listen-strict", check)
 
 

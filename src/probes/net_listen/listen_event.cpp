@@ -1,40 +1,28 @@
 #include "probes/net_listen/listen_event.h"
 
-#include <cstring>
-
 #include "event.h"
+#include "probes/record.h"
 
 namespace pidtree {
 
 std::optional<ListenEvent> decode_listen_event(const void *data, size_t size) {
-  if (data == nullptr || size < sizeof(pidtree_listen_event))
-    return std::nullopt;
-  pidtree_listen_event raw;
-  std::memcpy(&raw, data, sizeof(raw));
-  if (raw.kind != PIDTREE_EVENT_NET_LISTEN)
+  auto raw =
+      read_record<pidtree_listen_event>(data, size, PIDTREE_EVENT_NET_LISTEN);
+  std::optional<Family> family =
+      raw ? record_family(raw->family) : std::nullopt;
+  if (!family || (raw->protocol != 6 && raw->protocol != 17))
     return std::nullopt;
   ListenEvent ev;
-  if (raw.family == 2)
-    ev.family = Family::kIpv4;
-  else if (raw.family == 10)
-    ev.family = Family::kIpv6;
-  else
-    return std::nullopt;
-  if (raw.protocol == 6)
-    ev.protocol = Protocol::kTcp;
-  else if (raw.protocol == 17)
-    ev.protocol = Protocol::kUdp;
-  else
-    return std::nullopt;
-  ev.ts_boot_ns = raw.ts_boot_ns;
-  ev.pid = raw.pid;
-  ev.tid = raw.tid;
-  ev.uid = raw.uid;
-  ev.netns = raw.netns;
-  ev.port = raw.port;
-  ev.laddr.family = ev.family;
-  std::memcpy(ev.laddr.bytes.data(), raw.laddr, ev.laddr.size());
-  ev.comm.assign(raw.comm, strnlen(raw.comm, sizeof(raw.comm)));
+  ev.family = *family;
+  ev.protocol = raw->protocol == 6 ? Protocol::kTcp : Protocol::kUdp;
+  ev.ts_boot_ns = raw->ts_boot_ns;
+  ev.pid = raw->pid;
+  ev.tid = raw->tid;
+  ev.uid = raw->uid;
+  ev.netns = raw->netns;
+  ev.port = raw->port;
+  ev.laddr = record_address(ev.family, raw->laddr);
+  ev.comm = record_comm(raw->comm);
   return ev;
 }
 

@@ -10,7 +10,56 @@ namespace pidtree {
 namespace {
 
 constexpr int kTcpListenState = 10;
-constexpr long kMaxPeriod = 31536000;  // a year
+constexpr uint64_t kMaxPeriodMs = 31536000ull * 1000;  // a year
+
+// A YAML boolean, or 0 / 1 (upstream takes any value for its truth).
+bool flag(const ConfigValue &value) {
+  if (auto b = value.as_bool())
+    return *b;
+  std::string text = value.scalar("true or false");
+  if (text == "0" || text == "1")
+    return text == "1";
+  value.fail("expected true or false, got '" + printable(text) + "'");
+}
+
+// Upstream's snapshot_periodicity: false (its default) or a number of
+// seconds, sleep()'s argument there: decimals work, true is 1 and 0 or
+// less means no snapshots. Milliseconds; 0 is off.
+uint64_t snapshot_period_ms(const ConfigValue &value,
+                            std::vector<std::string> *notes) {
+  if (auto b = value.as_bool()) {
+    if (*b)
+      notes->push_back(value.where() +
+                       ": true means a snapshot every second (as upstream); "
+                       "give a number of seconds");
+    return *b ? 1000 : 0;
+  }
+  std::string text = value.scalar("a number of seconds or false");
+  const char *p = text.c_str();
+  bool negative = *p == '-';
+  p += negative;
+  uint64_t whole = 0, frac = 0;
+  int int_digits = 0, frac_digits = 0;
+  for (; *p >= '0' && *p <= '9' && int_digits < 12; ++p, ++int_digits)
+    whole = whole * 10 + static_cast<uint64_t>(*p - '0');
+  if (*p == '.')
+    for (++p; *p >= '0' && *p <= '9' && frac_digits < 3; ++p, ++frac_digits)
+      frac = frac * 10 + static_cast<uint64_t>(*p - '0');
+  for (int d = frac_digits; d < 3; ++d)
+    frac *= 10;
+  uint64_t ms = whole * 1000 + frac;
+  if (*p != '\0' || int_digits + frac_digits == 0 || ms > kMaxPeriodMs)
+    value.fail(
+        "expected a number of seconds from 0 to 31536000 (or false), "
+        "got '" +
+        printable(text) + "'");
+  if (negative && ms > 0) {
+    notes->push_back(value.where() +
+                     ": a period below 0 means no snapshots (as upstream)");
+    return 0;
+  }
+  return ms;
+}
 
 std::shared_ptr<const ProbeSettings> parse_settings(
     const std::vector<std::pair<std::string, ConfigValue>> &keys,
@@ -34,21 +83,11 @@ std::shared_ptr<const ProbeSettings> parse_settings(
                          ": no protocol is listed; net_listen reports "
                          "nothing");
     } else if (key == "snapshot_periodicity") {
-      // Upstream's default is false; true sleeps one second there.
-      if (auto b = value.as_bool()) {
-        s->snapshot_periodicity = *b ? 1 : 0;
-        if (*b)
-          notes->push_back(value.where() +
-                           ": true means a snapshot every second (as "
-                           "upstream); give a number of seconds");
-      } else {
-        s->snapshot_periodicity =
-            static_cast<unsigned>(value.integer(0, kMaxPeriod));
-      }
+      s->snapshot_period_ms = snapshot_period_ms(value, notes);
     } else if (key == "same_namespace_only") {
-      s->same_namespace_only = value.boolean();
+      s->same_namespace_only = flag(value);
     } else if (key == "exclude_random_bind") {
-      s->exclude_random_bind = value.boolean();
+      s->exclude_random_bind = flag(value);
     }
   }
   return s;
@@ -76,7 +115,8 @@ NetListenProbe::NetListenProbe(Backend backend, const ProbeConfig &section,
     : Probe("net_listen", PIDTREE_SLOT_NET_LISTEN),
       backend_(backend),
       own_netns_(own_netns),
-      settings_(settings_of(section)) {
+      settings_(settings_of(section)),
+      marks_random_binds_(settings_.exclude_random_bind) {
   // No default filters (as upstream): a listener on loopback is news too.
   filters_ = section_filters(section);
 }
@@ -125,13 +165,17 @@ void NetListenProbe::build(ProgramBuilder *program) const {
     program->hook(cgroup_hook("net_listen_sock_ops", BPF_PROG_TYPE_SOCK_OPS,
                               BPF_CGROUP_SOCK_OPS));
   }
-  if (settings_.udp) {
+  // Every bind() on the host runs these, so the ones before the bind
+  // (which only mark binds to port 0) are attached only when asked for.
+  if (settings_.udp && marks_random_binds_) {
     program->hook(cgroup_hook("net_listen_bind4",
                               BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
                               BPF_CGROUP_INET4_BIND));
     program->hook(cgroup_hook("net_listen_bind6",
                               BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
                               BPF_CGROUP_INET6_BIND));
+  }
+  if (settings_.udp) {
     program->hook(cgroup_hook("net_listen_post_bind4",
                               BPF_PROG_TYPE_CGROUP_SOCK,
                               BPF_CGROUP_INET4_POST_BIND));
@@ -166,12 +210,18 @@ void NetListenProbe::reconfigure(const FileConfig &file,
     notes->push_back(
         "net_listen.protocols changed: its hooks are attached at start; "
         "restart pidtree-bcc to apply it");
-  if (next.snapshot_periodicity != settings_.snapshot_periodicity)
+  if (next.snapshot_period_ms != settings_.snapshot_period_ms)
     notes->push_back(
         "net_listen.snapshot_periodicity changed: restart pidtree-bcc to "
         "apply it");
+  if (next.exclude_random_bind && !marks_random_binds_)
+    notes->push_back(
+        "net_listen.exclude_random_bind turned on: the hooks that see a "
+        "bind's asked-for port are attached only when it is on at start; "
+        "restart pidtree-bcc to apply it");
   settings_.same_namespace_only = next.same_namespace_only;
-  settings_.exclude_random_bind = next.exclude_random_bind;
+  settings_.exclude_random_bind =
+      next.exclude_random_bind && marks_random_binds_;
   filters_ = section_filters(section);
 }
 
@@ -199,14 +249,14 @@ void NetListenProbe::snapshot(SocketSource &source) {
 }
 
 void NetListenProbe::start() {
-  if (settings_.snapshot_periodicity == 0 || thread_.joinable())
+  if (settings_.snapshot_period_ms == 0 || thread_.joinable())
     return;
   thread_ = std::thread([this] { snapshot_loop(); });
 }
 
 void NetListenProbe::snapshot_loop() {
   ProcSocketSource source;
-  const auto period = std::chrono::seconds(settings_.snapshot_periodicity);
+  const auto period = std::chrono::milliseconds(settings_.snapshot_period_ms);
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     lock.unlock();

@@ -21,7 +21,7 @@ namespace pidtree {
 struct NetListenSettings : ProbeSettings {
   bool tcp = true;  // protocols: [tcp] by default
   bool udp = false;
-  unsigned snapshot_periodicity = 0;  // seconds; 0: no snapshots
+  uint64_t snapshot_period_ms = 0;  // snapshot_periodicity; 0: none
   bool same_namespace_only = false;
   bool exclude_random_bind = false;
 };
@@ -38,6 +38,7 @@ class NetListenProbe : public Probe {
   ~NetListenProbe() override;
 
   std::string description() const override;
+  bool reads_sockets() const override { return true; }
   std::string check(const ProgramShape &shape) const override;
   void build(ProgramBuilder *program) const override;
   pidtree_probe_settings settings() const override;
@@ -60,6 +61,8 @@ class NetListenProbe : public Probe {
   Backend backend_;
   uint32_t own_netns_;
   NetListenSettings settings_;
+  // The hooks before bind() are attached (exclude_random_bind at start).
+  const bool marks_random_binds_;
   // The snapshot thread reads the filters while a reload may replace them.
   mutable std::mutex mutex_;
   std::vector<Event> made_;

@@ -1,7 +1,6 @@
 #include "probes/net_listen/snapshot.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,6 +9,8 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
+
+#include "process/procfs.h"
 
 namespace pidtree {
 
@@ -89,31 +90,6 @@ uint64_t link_inode(const std::string &link, const char *prefix) {
     return 0;
   uint64_t v = 0;
   return parse_dec(link.substr(n, link.size() - n - 1), UINT64_MAX, &v) ? v : 0;
-}
-
-bool read_small_file(const std::string &path, size_t max, std::string *out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return false;
-  out->clear();
-  char buf[65536];
-  bool ok = true;
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      ok = false;
-    if (n <= 0)
-      break;
-    if (out->size() + static_cast<size_t>(n) > max) {
-      ok = false;
-      break;
-    }
-    out->append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return ok;
 }
 
 std::string read_link(const std::string &path) {
@@ -201,13 +177,23 @@ std::vector<std::string> ProcSocketSource::fd_links(uint32_t pid) {
 
 bool ProcSocketSource::net_file(uint32_t pid, const char *file,
                                 std::string *text) {
-  return read_small_file(root_ + "/" + std::to_string(pid) + "/net/" + file,
-                         kMaxNetFile, text);
+  bool cut = false;
+  if (read_file(root_ + "/" + std::to_string(pid) + "/net/" + file, kMaxNetFile,
+                text, &cut) != FileRead::kOk)
+    return false;
+  // A cut file still gives its whole lines; the cut one could name another
+  // socket's inode.
+  if (cut)
+    text->resize(
+        text->rfind('\n') == std::string::npos ? 0 : text->rfind('\n') + 1);
+  return true;
 }
 
 std::string ProcSocketSource::comm(uint32_t pid) {
   std::string text;
-  if (!read_small_file(root_ + "/" + std::to_string(pid) + "/comm", 64, &text))
+  bool cut = false;
+  if (read_file(root_ + "/" + std::to_string(pid) + "/comm", 64, &text, &cut) !=
+      FileRead::kOk)
     return "";
   if (!text.empty() && text.back() == '\n')
     text.pop_back();

@@ -1,38 +1,29 @@
 #include "probes/tcp_connect/connect_event.h"
 
-#include <cstring>
-
 #include "event.h"
+#include "probes/record.h"
 
 namespace pidtree {
 
 std::optional<ConnectEvent> decode_connect_event(const void *data,
                                                  size_t size) {
-  // Perf records are padded to 8 bytes, so only a short record is wrong.
-  if (data == nullptr || size < sizeof(pidtree_connect_event))
-    return std::nullopt;
-  pidtree_connect_event raw;
-  std::memcpy(&raw, data, sizeof(raw));
-  if (raw.kind != PIDTREE_EVENT_TCP_CONNECT)
+  auto raw =
+      read_record<pidtree_connect_event>(data, size, PIDTREE_EVENT_TCP_CONNECT);
+  std::optional<Family> family =
+      raw ? record_family(raw->family) : std::nullopt;
+  if (!family)
     return std::nullopt;
   ConnectEvent ev;
-  if (raw.family == 2)
-    ev.family = Family::kIpv4;
-  else if (raw.family == 10)
-    ev.family = Family::kIpv6;
-  else
-    return std::nullopt;
-  ev.ts_boot_ns = raw.ts_boot_ns;
-  ev.pid = raw.pid;
-  ev.tid = raw.tid;
-  ev.uid = raw.uid;
-  ev.sport = raw.sport;
-  ev.dport = raw.dport;
-  ev.saddr.family = ev.daddr.family = ev.family;
-  size_t len = ev.family == Family::kIpv4 ? 4 : 16;
-  std::memcpy(ev.saddr.bytes.data(), raw.saddr, len);
-  std::memcpy(ev.daddr.bytes.data(), raw.daddr, len);
-  ev.comm.assign(raw.comm, strnlen(raw.comm, sizeof(raw.comm)));
+  ev.family = *family;
+  ev.ts_boot_ns = raw->ts_boot_ns;
+  ev.pid = raw->pid;
+  ev.tid = raw->tid;
+  ev.uid = raw->uid;
+  ev.sport = raw->sport;
+  ev.dport = raw->dport;
+  ev.saddr = record_address(ev.family, raw->saddr);
+  ev.daddr = record_address(ev.family, raw->daddr);
+  ev.comm = record_comm(raw->comm);
   return ev;
 }
 
