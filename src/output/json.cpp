@@ -89,22 +89,6 @@ void append_json_string(std::string *out, const std::string &text) {
   out->push_back('"');
 }
 
-void append_json_key(std::string *out, const char *name) {
-  out->push_back('"');
-  out->append(name);
-  out->append("\":");
-}
-
-void append_json_number(std::string *out, uint64_t n) {
-  char buf[24];
-  char *e = buf + sizeof(buf), *b = e;
-  do {
-    *--b = static_cast<char>('0' + n % 10);
-    n /= 10;
-  } while (n);
-  out->append(b, static_cast<size_t>(e - b));
-}
-
 size_t event_line_size(const EventLine &line, const std::string &comm) {
   size_t size =
       320 + comm.size() + line.username.size() + line.ancestry.error.size();
