@@ -1052,7 +1052,7 @@ def report(args, results):
     add = lines.append
     frounds = results.get("throughput") or []   # every round: filtered
     rounds = [r for r in frounds if "reported_on" in r]  # and reported
-    add("### pidtree-bcc end-to-end benchmark (issue 5)")
+    add("### pidtree-bcc end-to-end benchmark")
     add("")
     if results.get("interrupted"):
         add("**Interrupted (%s): only the phases completed before are "
