@@ -933,7 +933,9 @@ def perf_rows(data, extra, percent_limit="0.5"):
 # share is not inflated by them; the filter path calls none of them with
 # the default filters.
 PROBE_SYMBOLS = re.compile(
-    r"^(bpf_prog_[0-9a-f]+_(raw_tracepoint_|tracepoint__sock|pidtree_)\S*"
+    r"^(bpf_prog_[0-9a-f]+_(raw_tracepoint_|tracepoint__sock|pidtree_"
+    r"|net_listen_)\S*"
+    r"|__cgroup_bpf_run_filter_sock_ops"
     r"|trace_call_bpf|bpf_trace_run\d+|__bpf_trace_inet_sock_set_state"
     r"|perf_trace_buf_alloc|perf_trace_inet_sock_set_state"
     r"|perf_trace_run_bpf_submit|trie_lookup_elem"
@@ -954,12 +956,15 @@ def probe_share(report_text):
     return sum(pct for pct, _ in rows), rows
 
 
-def profiled_storm(args, ns, chain, perf_argv, what, addr=REPORTED):
+def profiled_storm(args, ns, chain, perf_argv, what, addr=REPORTED,
+                   tracer_args=""):
     """A storm of --profile-duration s (reported unless `addr` says) with a
-    tracer running and perf recording as perf_argv says."""
+    tracer running (with `tracer_args`) and perf recording as perf_argv
+    says."""
     wait_quiet(args)
     out_path = os.path.join(args.workdir, "profile.jsonl")
-    tracer = Tracer(args, out_path, '"port":%d,' % args.port)
+    tracer = Tracer(args, out_path, '"port":%d,' % args.port,
+                    extra_args=tracer_args)
     tracer.wait_ready()
     time.sleep(args.settle)
     perf = subprocess.Popen(
@@ -1020,7 +1025,22 @@ def profile(args, ns, chain):
         data_filtered, ["--no-children", "--comm", "loadgen", "--percentage",
                         "relative", "--sort", "sym"], percent_limit="0")))
     out["filtered_probe"] = {"total_pct": total, "rows": rows}
-    for path in (data, data_all, data_filtered):
+    # The same with net_listen on too: what its state-change handler and
+    # its sock_ops program add to a TCP connect.
+    config = os.path.join(args.workdir, "profile-listen.yaml")
+    with open(config, "w") as f:
+        f.write(LISTEN_CONFIG)
+    data_listen = os.path.join(args.workdir, "perf-filtered-listen.data")
+    profiled_storm(args, ns, chain,
+                   ["perf", "record", "-q", "-a", "-e", "cpu-clock", "-F",
+                    str(args.perf_freq), "-o", data_listen],
+                   "the host (tcp_connect and net_listen)", addr=FILTERED,
+                   tracer_args="-c " + shlex.quote(config))
+    total, rows = probe_share("\n".join(perf_rows(
+        data_listen, ["--no-children", "--comm", "loadgen", "--percentage",
+                      "relative", "--sort", "sym"], percent_limit="0")))
+    out["filtered_probe_listen"] = {"total_pct": total, "rows": rows}
+    for path in (data, data_all, data_filtered, data_listen):
         if args.keep_output:
             log("profile: perf data kept in %s" % path)
         else:
@@ -1153,6 +1173,11 @@ def report(args, results):
         add("| filtered: the probe's share of the load generator's CPU "
             "(whole-host profile of a %g s filtered storm; see below) | | | "
             "%.2f%% | | |" % (args.profile_duration, fp["total_pct"]))
+    fpl = (results.get("profile") or {}).get("filtered_probe_listen")
+    if fpl:
+        add("| filtered: the same with net_listen on too (its handler and "
+            "sock_ops program included) | | | %.2f%% | | |" %
+            fpl["total_pct"])
     sys_rounds = results.get("syscalls") or []
     if sys_rounds:
         off = med([r["off"] for r in sys_rounds])
@@ -1349,6 +1374,15 @@ def report(args, results):
                 (args.profile_duration, fp["total_pct"],
                  ", ".join("`%s` %.2f%%" % (sym, pct)
                            for pct, sym in fp["rows"][:12]) or "none"))
+        fpl = prof.get("filtered_probe_listen")
+        if fpl:
+            add("")
+            add("The same with `tcp_connect` and `net_listen` on (`-c` with "
+                "both; the probes' symbols, net_listen's `sock_ops` program "
+                "and the kernel's code that runs it included): %.2f%%: %s." %
+                (fpl["total_pct"], ", ".join(
+                    "`%s` %.2f%%" % (sym, pct)
+                    for pct, sym in fpl["rows"][:12]) or "none"))
     return "\n".join(lines)
 
 
