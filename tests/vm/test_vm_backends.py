@@ -266,6 +266,19 @@ class KeepHelper:
                 f.close()
 
 
+def shell_chain(marker, shells):
+    """A `command` for a helper: sh -c '...' -> sh -c '...' -> the helper,
+    each level exiting right after its child. Fills shells["inner"] and
+    ["outer"] with the command lines the two shells will report."""
+    def chain(helper_argv):
+        inner = shlex.join(helper_argv) + "; exit 0"
+        outer = "sh -c %s inner-%s; exit 0" % (shlex.quote(inner), marker)
+        shells["inner"] = "sh -c %s inner-%s" % (inner, marker)
+        shells["outer"] = "sh -c %s outer-%s" % (outer, marker)
+        return ["sh", "-c", outer, "outer-" + marker]
+    return chain
+
+
 _port_ranges = {}
 
 
@@ -415,15 +428,8 @@ class TestDefaultOptions(Case):
         whole tree against /proc while every process is alive."""
         port = next_port()
         shells = {}
-
-        def chain(helper_argv):
-            inner = shlex.join(helper_argv) + "; exit 0"
-            outer = "sh -c %s inner-marker; exit 0" % shlex.quote(inner)
-            shells["inner"] = "sh -c %s inner-marker" % inner
-            shells["outer"] = "sh -c %s outer-marker" % outer
-            return ["sh", "-c", outer, "outer-marker"]
-
-        h = self.helper([(V4_REPORTED, port)], command=chain)
+        h = self.helper([(V4_REPORTED, port)],
+                        command=shell_chain("marker", shells))
         result = h.wait_result()
         self.assertEqual(result["errors"], {"ECONNREFUSED": 1})
         pid = result["pid"]
@@ -913,17 +919,10 @@ class TestNetListen(ListenCase):
         """helper <- sh <- sh, all gone a moment after the listen: the trees
         come from the process table as they were at the listen."""
         shells = {}
-
-        def chain(helper_argv):
-            inner = shlex.join(helper_argv) + "; exit 0"
-            outer = "sh -c %s inner-listen; exit 0" % shlex.quote(inner)
-            shells["inner"] = "sh -c %s inner-listen" % inner
-            shells["outer"] = "sh -c %s outer-listen" % outer
-            return ["sh", "-c", outer, "outer-listen"]
-
         h = harness.ListenHelper(NS, ["tcp4-unbound",
                                       "udp,%s,0" % V6_REPORTED],
-                                 hold=False, command=chain)
+                                 hold=False,
+                                 command=shell_chain("listen", shells))
         self.addCleanup(h.release)
         result = h.wait_result()
         h.release()  # every process of the chain has exited
