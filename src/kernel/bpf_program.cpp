@@ -3,11 +3,14 @@
 #include <bcc/BPF.h>
 #include <bcc/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
 #include "kernel/cgroup.h"
 #include "kernel/kallsyms.h"
@@ -35,6 +38,34 @@ std::string with_hint(const std::string &what, const std::string &msg) {
   return what + ": " + first_line(msg) + hint;
 }
 
+// The held stderr and the real one, for replay_on_abort().
+volatile sig_atomic_t g_held_fd = -1;
+volatile sig_atomic_t g_saved_fd = -1;
+
+// LLVM ends the process on an internal error, after writing "LLVM ERROR:"
+// to the held stderr: show that (and say what it means) before dying as
+// LLVM meant to. Only async-signal-safe calls here.
+void replay_on_abort(int sig) {
+  int held = g_held_fd;
+  int saved = g_saved_fd;
+  if (held >= 0 && saved >= 0) {
+    char buf[4096];
+    ssize_t n;
+    lseek(held, 0, SEEK_SET);
+    while ((n = read(held, buf, sizeof(buf))) > 0)
+      if (write(saved, buf, static_cast<size_t>(n)) < 0)
+        break;
+    static const char kWhat[] =
+        "pidtree-bcc: the BPF compiler gave up on the generated program "
+        "(the line above says why); this is a bug in pidtree-bcc, please "
+        "report it with that line\n";
+    if (write(saved, kWhat, sizeof(kWhat) - 1) < 0) {
+    }
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 // BCC and LLVM write notes (and, on failure, compiler errors and verifier
 // logs) straight to fd 2. Hold them while a step runs: on success they are
 // noise, on failure they are the details behind our one-line error.
@@ -44,14 +75,24 @@ class StderrCapture {
     std::fflush(stderr);
     fd_ = memfd_create("pidtree-bcc-stderr", MFD_CLOEXEC);
     saved_ = fd_ >= 0 ? dup(STDERR_FILENO) : -1;
-    if (saved_ >= 0)
-      dup2(fd_, STDERR_FILENO);
+    if (saved_ < 0)
+      return;
+    dup2(fd_, STDERR_FILENO);
+    g_held_fd = fd_;
+    g_saved_fd = saved_;
+    struct sigaction on_abort = {};
+    on_abort.sa_handler = replay_on_abort;
+    sigemptyset(&on_abort.sa_mask);
+    sigaction(SIGABRT, &on_abort, &old_abort_);
   }
   ~StderrCapture() { finish(false); }
   // Restores stderr; replays what was held when `replay` is set.
   void finish(bool replay) {
     if (saved_ < 0)
       return;
+    sigaction(SIGABRT, &old_abort_, nullptr);
+    g_held_fd = -1;
+    g_saved_fd = -1;
     std::fflush(stderr);
     dup2(saved_, STDERR_FILENO);
     close(saved_);
@@ -70,6 +111,7 @@ class StderrCapture {
  private:
   int fd_ = -1;
   int saved_ = -1;
+  struct sigaction old_abort_ = {};
 };
 
 }  // namespace
@@ -95,15 +137,57 @@ std::string BpfProgram::compile(const std::string &program) {
   return "";
 }
 
-bool BpfProgram::update(const char *map, const void *key, const void *value) {
+int BpfProgram::map_fd(const char *map) {
+  std::lock_guard<std::mutex> lock(fds_mutex_);
+  auto it = fds_.find(map);
+  if (it != fds_.end())
+    return it->second;
   int fd = bpf_->get_table(map).get_fd();
+  fds_[map] = fd;
+  return fd;
+}
+
+bool BpfProgram::update(const char *map, const void *key, const void *value) {
+  int fd = map_fd(map);
   return fd >= 0 && bpf_update_elem(fd, const_cast<void *>(key),
                                     const_cast<void *>(value), 0) == 0;
 }
 
 bool BpfProgram::erase(const char *map, const void *key) {
-  int fd = bpf_->get_table(map).get_fd();
+  int fd = map_fd(map);
   return fd >= 0 && bpf_delete_elem(fd, const_cast<void *>(key)) == 0;
+}
+
+bool BpfProgram::lookup(const char *map, const void *key, void *value) {
+  int fd = map_fd(map);
+  return fd >= 0 && bpf_map_lookup_elem(fd, key, value) == 0;
+}
+
+bool BpfProgram::next_key(const char *map, const void *key, void *next) {
+  int fd = map_fd(map);
+  return fd >= 0 && bpf_map_get_next_key(fd, key, next) == 0;
+}
+
+bool BpfProgram::lookup_and_delete(const char *map, const void *key,
+                                   void *value) {
+  int fd = map_fd(map);
+  return fd >= 0 && bpf_map_lookup_and_delete_elem(fd, key, value) == 0;
+}
+
+bool BpfProgram::sum_percpu(const char *map, uint32_t index, uint64_t *sum) {
+  int fd = map_fd(map);
+  int cpus = libbpf_num_possible_cpus();
+  if (fd < 0 || cpus <= 0)
+    return false;
+  // A per-CPU value comes back as one 8-byte-aligned slot per possible CPU.
+  std::vector<uint64_t> values(static_cast<size_t>(cpus));
+  if (bpf_map_lookup_elem(fd, &index, values.data()) != 0)
+    return false;
+  uint64_t total = 0;
+  for (uint64_t v : values)
+    total += v;
+  *sum = total;
+  return true;
 }
 
 std::string BpfProgram::attach(const std::vector<Hook> &hooks) {

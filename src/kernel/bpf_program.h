@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,11 @@ class BpfProgram : public MapAccess, public EventSource {
   std::string compile(const std::string &program);
   bool update(const char *map, const void *key, const void *value) override;
   bool erase(const char *map, const void *key) override;
+  bool lookup(const char *map, const void *key, void *value) override;
+  bool next_key(const char *map, const void *key, void *next) override;
+  bool lookup_and_delete(const char *map, const void *key,
+                         void *value) override;
+  bool sum_percpu(const char *map, uint32_t index, uint64_t *sum) override;
   // Attaches every hook, in order; on an error, what was attached stays
   // until detach().
   std::string attach(const std::vector<Hook> &hooks);
@@ -51,6 +58,7 @@ class BpfProgram : public MapAccess, public EventSource {
 
  private:
   std::string attach_one(const Hook &hook);
+  int map_fd(const char *map);
   static void sample_cb(void *cookie, void *data, int size);
   static void lost_cb(void *cookie, uint64_t count);
 
@@ -63,6 +71,10 @@ class BpfProgram : public MapAccess, public EventSource {
   };
   std::vector<Attached> attached_;
   int cgroup_fd_ = -1;
+  // Map descriptors by name, looked up once (and so safe to read from
+  // another thread: BCC's table lookup is not).
+  std::mutex fds_mutex_;
+  std::map<std::string, int> fds_;
 };
 
 }  // namespace pidtree

@@ -17,12 +17,34 @@
 
 namespace pidtree {
 
-// Thin access to BPF maps by name; the BCC implementation is in probe.cpp.
+// Thin access to BPF maps by name (kernel/bpf_program.cpp; fakes in the
+// unit tests). The reads may be called from another thread than the
+// writes.
 class MapAccess {
  public:
   virtual ~MapAccess() = default;
   virtual bool update(const char *map, const void *key, const void *value) = 0;
   virtual bool erase(const char *map, const void *key) = 0;
+  virtual bool lookup(const char *map, const void *key, void *value) {
+    (void)map, (void)key, (void)value;
+    return false;
+  }
+  // The key after `key` (nullptr: the first); false at the end.
+  virtual bool next_key(const char *map, const void *key, void *next) {
+    (void)map, (void)key, (void)next;
+    return false;
+  }
+  // The value, and the entry gone, in one step.
+  virtual bool lookup_and_delete(const char *map, const void *key,
+                                 void *value) {
+    (void)map, (void)key, (void)value;
+    return false;
+  }
+  // Entry `index` of a per-CPU array of u64, summed over the CPUs.
+  virtual bool sum_percpu(const char *map, uint32_t index, uint64_t *sum) {
+    (void)map, (void)index, (void)sum;
+    return false;
+  }
 };
 
 class FilterMaps {
