@@ -19,6 +19,7 @@
 #define PIDTREE_EVENT_PROC_EXIT 4 /* the whole thread group is gone */
 #define PIDTREE_EVENT_PROC_UID 5  /* a set*uid() call succeeded */
 #define PIDTREE_EVENT_NET_LISTEN 6
+#define PIDTREE_EVENT_UDP_SESSION 7 /* a session's start, interim or end */
 
 /* Every event starts with this, so user space can order and dispatch. */
 struct pidtree_event_header {
@@ -38,7 +39,7 @@ struct pidtree_connect_event {
   __u16 dport;      /* host byte order */
   __u16 sport;      /* host byte order; 0 when not yet assigned */
   __u16 reserved;
-  __u8 saddr[16];   /* network order; IPv4 uses the first 4 bytes */
+  __u8 saddr[16]; /* network order; IPv4 uses the first 4 bytes */
   __u8 daddr[16];
   char comm[PIDTREE_COMM_LEN];
 };
@@ -52,14 +53,71 @@ struct pidtree_listen_event {
   __u32 pid;
   __u32 tid;
   __u32 uid;
-  __u32 netns;      /* inode of the socket's network namespace */
-  __u16 family;     /* AF_INET (2) or AF_INET6 (10) */
-  __u16 port;       /* host byte order */
-  __u8 protocol;    /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+  __u32 netns;   /* inode of the socket's network namespace */
+  __u16 family;  /* AF_INET (2) or AF_INET6 (10) */
+  __u16 port;    /* host byte order */
+  __u8 protocol; /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
   __u8 reserved[7];
-  __u8 laddr[16];   /* network order; IPv4 uses the first 4 bytes */
+  __u8 laddr[16]; /* network order; IPv4 uses the first 4 bytes */
   char comm[PIDTREE_COMM_LEN];
 };
+
+/* udp_session: a UDP socket's sends, counted in the kernel per
+ * destination in a map keyed by the socket's address (struct sock *), from
+ * its first send to a destination that is not filtered until its release
+ * or an idle time-out (found by user space, which also makes the interim
+ * reports of a socket that keeps sending). Counts only grow; user space
+ * reports the difference since a session's last line. */
+#define PIDTREE_UDP_MAX_DESTS 16 /* a power of two */
+
+struct pidtree_udp_dest {
+  __u8 addr[16]; /* network order; IPv4 uses the first 4 bytes */
+  __u16 port;    /* host byte order */
+  __u16 family;  /* AF_INET or AF_INET6 */
+  __u32 reserved;
+  __u64 msg_count;
+  __u64 first_ns; /* first message to it */
+  __u64 last_ns;
+};
+
+/* 64-bit counters throughout: the kernel's atomic add that returns the old
+ * value (claiming a slot) exists for 64-bit words only, and a busy socket
+ * would wrap 32 bits within a day. */
+struct pidtree_udp_session {
+  __u64 first_ns;   /* the session's first send */
+  __u64 last_ns;    /* its latest send */
+  __u64 ndests;     /* destinations claimed; above PIDTREE_UDP_MAX_DESTS
+                     * the messages go to other_msgs */
+  __u64 other_msgs; /* to destinations beyond the bound */
+  __u32 pid;        /* the first sender */
+  __u32 tid;
+  __u32 uid;
+  __u16 family; /* the socket's */
+  __u16 sport;  /* host byte order; 0 where not known */
+  __u8 saddr[16];
+  char comm[PIDTREE_COMM_LEN];
+  struct pidtree_udp_dest dests[PIDTREE_UDP_MAX_DESTS];
+};
+
+#define PIDTREE_UDP_START 1 /* header only: pin the sender's tree */
+#define PIDTREE_UDP_END 2   /* released: the whole record */
+
+struct pidtree_udp_event {
+  __u64 ts_boot_ns; /* START: the first send; END: the release */
+  __u32 kind;       /* PIDTREE_EVENT_UDP_SESSION */
+  __u32 pid;        /* START: the sender; END: the task that released it */
+  __u32 what;       /* PIDTREE_UDP_* */
+  __u32 tid;        /* of the same task */
+  __u64 key;        /* the socket's address: the session's identity */
+  __u32 uid;        /* of the same task */
+  __u32 reserved;
+  char comm[PIDTREE_COMM_LEN];
+  struct pidtree_udp_session session; /* END only */
+};
+
+/* udp_session's counters (an array, one entry each, per CPU). */
+#define PIDTREE_UDP_UNTRACKED 0 /* sends of sockets with no room in the map */
+#define PIDTREE_UDP_COUNTERS 1
 
 /* Fork, exit and uid-change events. */
 #define PIDTREE_FORK_CLONE_PARENT 1 /* the child's parent is ppid's parent */
@@ -100,7 +158,8 @@ struct pidtree_exec_event {
  * its slot (the `probe` byte of the keys, a block of the port bitmap). */
 #define PIDTREE_SLOT_TCP_CONNECT 0
 #define PIDTREE_SLOT_NET_LISTEN 1
-#define PIDTREE_FILTER_SLOTS 3 /* one more for udp_session */
+#define PIDTREE_SLOT_UDP_SESSION 2
+#define PIDTREE_FILTER_SLOTS 3
 
 /* Keys of the longest-prefix-match tries that hold the network filters.
  * Two rule sets of each probe live side by side, told apart by the leading
@@ -125,9 +184,9 @@ struct pidtree_lpm_v6_key {
 };
 
 /* How a matching network rule treats the port. */
-#define PIDTREE_PORTS_ALL 0     /* filter every port */
-#define PIDTREE_PORTS_EXCEPT 1  /* filter every port but those listed */
-#define PIDTREE_PORTS_ONLY 2    /* filter only the ports listed */
+#define PIDTREE_PORTS_ALL 0    /* filter every port */
+#define PIDTREE_PORTS_EXCEPT 1 /* filter every port but those listed */
+#define PIDTREE_PORTS_ONLY 2   /* filter only the ports listed */
 
 /* Value of a network filter: which rule matched and how it treats ports. */
 struct pidtree_net_rule {
@@ -156,7 +215,7 @@ struct pidtree_probe_settings {
 };
 
 /* net_listen's flags. */
-#define PIDTREE_LISTEN_SAME_NETNS 1      /* only sockets in `netns` */
-#define PIDTREE_LISTEN_NO_RANDOM_BIND 2  /* leave out UDP binds to port 0 */
+#define PIDTREE_LISTEN_SAME_NETNS 1     /* only sockets in `netns` */
+#define PIDTREE_LISTEN_NO_RANDOM_BIND 2 /* leave out UDP binds to port 0 */
 
 #endif /* PIDTREE_EVENT_H */

@@ -176,6 +176,9 @@ int main(int argc, char **argv) {
                           : proc_ancestry,
                 users, clock, sink, use_table ? &table_ancestry : nullptr);
 
+  for (EventStage *stage : probes->stages())
+    tracer.add_stage(stage);
+
   BpfProgram bpf;
   if (!(err = bpf.compile(program.text())).empty() ||
       !(err = probes->write_maps(bpf)).empty())
@@ -209,8 +212,9 @@ int main(int argc, char **argv) {
                  have_file ? &reloader : nullptr,
                  use_table ? &table_ancestry : nullptr};
   LoopEnd end = run_event_loop(loop, g_exiting, g_reload);
-  probes->stop();
+  // Hooks first: what the probes report as they stop is then complete.
   bpf.detach();
+  probes->stop();
   if (end.error.empty())
     end.error = finish_event_loop(loop, end);
   if (!end.error.empty())

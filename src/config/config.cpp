@@ -462,12 +462,7 @@ void Loader::probe(const SectionSpec &spec, const Sourced &v) {
   }
   if (spec.parse)
     probe.settings = spec.parse(own, &out_->notes);
-  if (spec.available)
-    out_->sections[name] = std::move(probe);
-  else
-    out_->notes.push_back(name +
-                          ": this probe is not available yet; its settings "
-                          "were validated and are ignored");
+  out_->sections[name] = std::move(probe);
 }
 
 void Loader::document(const Sourced &root_in) {

@@ -74,8 +74,6 @@ struct ProbeConfig {
 // How the loader treats one probe's section.
 struct SectionSpec {
   std::string name;
-  // false: the section is validated and noted as not run by this version.
-  bool available = true;
   // The probe's own keys, besides the common ones, as "expected ..." lists
   // them.
   std::vector<std::string> keys;

@@ -51,13 +51,12 @@ T choose(const char *flag, const std::string &text,
                    "': expected " + expected);
 }
 
-// "tcp_connect,net_listen" -> the names, each known and available, once.
+// "tcp_connect,net_listen" -> the names, each known, once.
 std::vector<std::string> parse_probe_list(const std::string &text) {
   std::vector<std::string> out;
   std::string available;
   for (const auto &spec : probe_sections())
-    if (spec.available)
-      available += (available.empty() ? "" : ", ") + spec.name;
+    available += (available.empty() ? "" : ", ") + spec.name;
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
@@ -71,10 +70,6 @@ std::vector<std::string> parse_probe_list(const std::string &text) {
     if (!spec)
       throw InputError("invalid --probes: unknown probe '" + printable(name) +
                        "' (expected " + available + ")");
-    if (!spec->available)
-      throw InputError("invalid --probes: " + name +
-                       " is not available in this version (expected " +
-                       available + ")");
     if (std::find(out.begin(), out.end(), name) == out.end())
       out.push_back(name);
   }
@@ -101,10 +96,11 @@ ParseResult parse_options(int argc, const char *const *argv) {
 
   std::string probes;
   auto *probes_opt =
-      app.add_option("--probes", probes,
-                     "Probes to run without a configuration file, comma "
-                     "separated: tcp_connect (default), net_listen; with "
-                     "--config, the file's sections choose")
+      app.add_option(
+             "--probes", probes,
+             "Probes to run without a configuration file, comma "
+             "separated: tcp_connect (default), net_listen, udp_session; "
+             "with --config, the file's sections choose")
           ->type_name("LIST");
   app.add_option("--backend", backend,
                  "Probe backend: auto (kprobe where the kernel has kprobes, "

@@ -135,15 +135,16 @@ std::optional<SockOffsets> KernelBtf::sock_offsets(std::string *why) const {
   return o;
 }
 
-std::optional<ListenOffsets> KernelBtf::listen_offsets(std::string *why) const {
-  ListenOffsets o;
+std::optional<SocketOffsets> KernelBtf::socket_offsets(std::string *why) const {
+  SocketOffsets o;
   uint32_t common = 0, ns = 0, inum = 0;
   if (!find("sock", "__sk_common", 0, &common, why) ||
       !find("sock_common", "skc_net", 8, &o.skc_net, why) ||
       !find("sock_common", "skc_state", 1, &o.skc_state, why) ||
       !find("net", "ns", 0, &ns, why) ||
       !find("ns_common", "inum", 4, &inum, why) ||
-      !find("socket", "sk", 8, &o.socket_sk, why))
+      !find("socket", "sk", 8, &o.socket_sk, why) ||
+      !find("msghdr", "msg_name", 8, &o.msghdr_name, why))
     return std::nullopt;
   o.skc_net += common;
   o.skc_state += common;

@@ -40,15 +40,16 @@ struct SockOffsets {
   // which the program reads at once.
   uint32_t head = 0;
 };
-// What net_listen reads: a socket's network namespace
-// (sock_common.skc_net, a struct net pointer, then net.ns.inum) and, for
-// its kprobe on inet_listen(), the struct socket's sk and the socket's
-// state.
-struct ListenOffsets {
+// What net_listen and udp_session read of a socket beyond its addresses:
+// its network namespace (sock_common.skc_net, a struct net pointer, then
+// net.ns.inum) and state; for the kprobes on inet_listen() the struct
+// socket's sk, and on udp_sendmsg() the msghdr's msg_name.
+struct SocketOffsets {
   uint32_t skc_net = 0;      // from the start of struct sock, 8 bytes
   uint32_t net_ns_inum = 0;  // from the start of struct net, 4 bytes
   uint32_t socket_sk = 0;    // from the start of struct socket, 8 bytes
   uint32_t skc_state = 0;    // from the start of struct sock, 1 byte
+  uint32_t msghdr_name = 0;  // from the start of struct msghdr, 8 bytes
 };
 
 // The program reads the IPv4 fields with one copy of at most this much.
@@ -69,7 +70,7 @@ class KernelBtf {
   // Anonymous structs and unions are looked through.
   std::optional<ArgvOffsets> argv_offsets(std::string *why) const;
   std::optional<SockOffsets> sock_offsets(std::string *why) const;
-  std::optional<ListenOffsets> listen_offsets(std::string *why) const;
+  std::optional<SocketOffsets> socket_offsets(std::string *why) const;
 
  private:
   bool find(const char *type, const char *field, size_t size, uint32_t *out,

@@ -28,9 +28,14 @@ bool KernelFeatures::has_kprobes() const {
 }
 
 bool KernelFeatures::has_connect_tracepoint() const {
+  return has_tracepoint("sock", "inet_sock_set_state");
+}
+
+bool KernelFeatures::has_tracepoint(const std::string &category,
+                                    const std::string &name) const {
   std::string tracefs = tracefs_dir();
   return !tracefs.empty() &&
-         exists(tracefs + "/events/sock/inet_sock_set_state/format");
+         exists(tracefs + "/events/" + category + "/" + name + "/format");
 }
 
 bool KernelFeatures::exit_has_group_dead() const {

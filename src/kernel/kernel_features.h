@@ -15,6 +15,8 @@ class KernelFeatures {
   std::string tracefs_dir() const;
   bool has_kprobes() const;
   bool has_connect_tracepoint() const;
+  bool has_tracepoint(const std::string &category,
+                      const std::string &name) const;
   // sched:sched_process_exit carries group_dead (Linux 6.16+).
   bool exit_has_group_dead() const;
   // Headers BCC can compile against for `release` (uname -r).

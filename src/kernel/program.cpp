@@ -74,12 +74,13 @@ std::string ProgramBuilder::text() const {
                                       {"SKC_V6_RCV_SADDR", o->v6_rcv_saddr}})
       append_define(&out, name, value);
   }
-  append_define(&out, "NETNS_FROM_BTF", shape_.listen_offsets ? 1 : 0);
-  if (const auto &l = shape_.listen_offsets) {
+  append_define(&out, "NETNS_FROM_BTF", shape_.socket_offsets ? 1 : 0);
+  if (const auto &l = shape_.socket_offsets) {
     append_define(&out, "SKC_NET", l->skc_net);
     append_define(&out, "NET_NS_INUM", l->net_ns_inum);
     append_define(&out, "SOCKET_SK", l->socket_sk);
     append_define(&out, "SKC_STATE", l->skc_state);
+    append_define(&out, "MSGHDR_NAME", l->msghdr_name);
   }
   for (const auto &[name, value] : defines_)
     append_define(&out, name, value);

@@ -31,6 +31,8 @@ struct ProgramShape {
   // sched_process_exit has group_dead (Linux 6.16+): exits of the last
   // thread are told apart from the leader's.
   bool have_group_dead = false;
+  // The kernel has the sock:sock_send_length tracepoint (Linux 6.3+).
+  bool have_sock_send_length = false;
   // With process_events: read each exec's argv from the new program's
   // memory at these offsets (from the kernel's BTF); without, from
   // execve()'s arguments through syscall tracepoints.
@@ -39,9 +41,10 @@ struct ProgramShape {
   // shared sock:inet_sock_set_state program reads the classic
   // tracepoint's record instead of attaching raw.
   std::optional<SockOffsets> sock_offsets;
-  // A socket's network namespace and what inet_listen() is given (from the
-  // kernel's BTF; net_listen needs them).
-  std::optional<ListenOffsets> listen_offsets;
+  // A socket's network namespace and state, and what inet_listen() and
+  // udp_sendmsg() are given (from the kernel's BTF; net_listen and
+  // udp_session need them).
+  std::optional<SocketOffsets> socket_offsets;
 };
 
 // Collects one program: the kernel's defines, each probe's defines,

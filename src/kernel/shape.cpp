@@ -11,6 +11,8 @@ std::string kernel_shape(const Options &opt, Backend backend,
   shape->backend = backend;
   shape->process_events = opt.ancestry == AncestrySource::kTable;
   shape->have_group_dead = kernel.exit_has_group_dead();
+  shape->have_sock_send_length =
+      kernel.has_tracepoint("sock", "sock_send_length");
   const bool want_argv =
       shape->process_events && opt.exec_argv != ExecArgv::kSyscall;
   const bool want_sock = backend == Backend::kTracepoint || sockets;
@@ -21,7 +23,7 @@ std::string kernel_shape(const Options &opt, Backend backend,
   if (want_sock)
     shape->sock_offsets = btf.sock_offsets(&why);
   if (sockets)
-    shape->listen_offsets = btf.listen_offsets(&why);
+    shape->socket_offsets = btf.socket_offsets(&why);
   if (!want_argv || (shape->argv_offsets = btf.argv_offsets(&why)))
     return "";
   if (opt.exec_argv == ExecArgv::kMemory)

@@ -28,12 +28,30 @@ void Tracer::handle(const Event &event) {
       processes_->apply(*proc);
     return;
   }
+  for (EventStage *stage : stages_) {
+    if (stage->take(event, *this)) {
+      ++events_;
+      sink_.flush_if_full();
+      return;
+    }
+  }
   std::visit(
       [this](const auto &e) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(e)>, ProcEvent>)
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (!std::is_same_v<E, ProcEvent> && !for_stage<E>::value)
           report(e);
       },
       event);
+}
+
+Ancestry Tracer::resolve(const EventTask &task) {
+  return ancestry_.resolve(task);
+}
+
+std::string Tracer::username(uint32_t uid) { return users_.name(uid); }
+
+std::string Tracer::timestamp(uint64_t boot_ns) {
+  return timestamps_.format(static_cast<int64_t>(boot_ns) + boot_to_real_ns_);
 }
 
 template <typename ProbeEvent>

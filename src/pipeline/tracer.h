@@ -5,16 +5,18 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "common/clock.h"
 #include "output/output.h"
 #include "pipeline/event_orderer.h"
+#include "pipeline/stage.h"
 #include "process/ancestry.h"
 #include "process/users.h"
 
 namespace pidtree {
 
-class Tracer {
+class Tracer : private LineOutput {
  public:
   // `processes` (optional) receives the process events, in time order
   // with the connects, before any connect that follows them is resolved.
@@ -25,6 +27,9 @@ class Tracer {
         clock_(clock),
         sink_(sink),
         processes_(processes) {}
+
+  // A probe's own step, offered every probe event first (stage.h).
+  void add_stage(EventStage *stage) { stages_.push_back(stage); }
 
   void begin_batch();
   void on_sample(const void *data, size_t size);
@@ -45,12 +50,18 @@ class Tracer {
   void handle(const Event &event);
   template <typename ProbeEvent>
   void report(const ProbeEvent &event);
+  // LineOutput, for the stages.
+  Ancestry resolve(const EventTask &task) override;
+  std::string username(uint32_t uid) override;
+  std::string timestamp(uint64_t boot_ns) override;
+  std::string &lines() override { return sink_.buffer(); }
 
   AncestryResolver &ancestry_;
   UserDb &users_;
   Clock &clock_;
   OutputSink &sink_;
   ProcessEventHandler *processes_;
+  std::vector<EventStage *> stages_;
   EventOrderer orderer_;
   JsonFormatter formatter_;  // the tracer's own lines
   int64_t boot_to_real_ns_ = 0;

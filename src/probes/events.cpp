@@ -24,6 +24,8 @@ struct Decoder {
 constexpr Decoder kDecoders[] = {
     {PIDTREE_EVENT_TCP_CONNECT, as_event<ConnectEvent, decode_connect_event>},
     {PIDTREE_EVENT_NET_LISTEN, as_event<ListenEvent, decode_listen_event>},
+    {PIDTREE_EVENT_UDP_SESSION,
+     as_event<UdpSessionEvent, decode_udp_session_event>},
     {PIDTREE_EVENT_PROC_FORK, as_event<ProcEvent, decode_proc_event>},
     {PIDTREE_EVENT_PROC_EXEC, as_event<ProcEvent, decode_proc_event>},
     {PIDTREE_EVENT_PROC_EXIT, as_event<ProcEvent, decode_proc_event>},

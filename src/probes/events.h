@@ -5,17 +5,30 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <variant>
 
 #include "probes/net_listen/listen_event.h"
 #include "probes/tcp_connect/connect_event.h"
+#include "probes/udp_session/udp_event.h"
 #include "process/process_events.h"
 
 namespace pidtree {
 
-// ProcEvent feeds the process table; every other type is a probe's event
-// with fields ts_boot_ns and comm, task() and an append_json() overload.
-using Event = std::variant<ProcEvent, ConnectEvent, ListenEvent>;
+// ProcEvent feeds the process table. Every other type is a probe's event,
+// with ts_boot_ns, and either uid, task() and an append_json() overload
+// (one line each), or kForStage: its probe's stage (pipeline/stage.h)
+// takes it.
+using Event =
+    std::variant<ProcEvent, ConnectEvent, ListenEvent, UdpSessionEvent,
+                 UdpSessionScanned, UdpSessionsUntracked>;
+
+// Events that no generic line is made of (see above).
+template <typename E, typename = void>
+struct for_stage : std::false_type {};
+template <typename E>
+struct for_stage<E, std::void_t<decltype(E::kForStage)>>
+    : std::bool_constant<E::kForStage> {};
 
 // Any record the BPF programs send; nullopt for a malformed one.
 std::optional<Event> decode_event(const void *data, size_t size);

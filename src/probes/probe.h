@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "config/filters.h"
 #include "event.h"
+#include "kernel/filter_maps.h"
 #include "kernel/kernel_features.h"
 #include "kernel/program.h"
 #include "probes/events.h"
@@ -31,7 +32,7 @@ class Probe {
   // What the ready line says it traces, e.g. "TCP connects".
   virtual std::string description() const = 0;
   // It reads sockets at offsets from the kernel's BTF whatever the backend
-  // (ProgramShape::sock_offsets, listen_offsets).
+  // (ProgramShape::sock_offsets, socket_offsets).
   virtual bool reads_sockets() const { return false; }
   // What the kernel and its BTF must offer: "" or a one-line reason.
   virtual std::string check(const ProgramShape &shape) const = 0;
@@ -51,6 +52,9 @@ class Probe {
   virtual void reconfigure(const FileConfig &file,
                            std::vector<std::string> *notes) = 0;
 
+  // The loaded program's maps, for work of its own (kept; also used from
+  // a thread of the probe's).
+  virtual void use_maps(MapAccess &maps) { (void)maps; }
   // Once everything is attached and the process table seeded: work of its
   // own (snapshots).
   virtual void start() {}

@@ -47,8 +47,10 @@ bool ProbeSet::reads_sockets() const {
 std::string ProbeSet::write_maps(MapAccess &maps) {
   access_ = &maps;
   maps_.clear();
-  for (const auto &p : probes_)
+  for (const auto &p : probes_) {
     maps_.push_back(std::make_unique<FilterMaps>(maps, p->slot()));
+    p->use_maps(maps);
+  }
   return write_all();
 }
 
@@ -90,6 +92,14 @@ std::string ProbeSet::reconfigure(const FileConfig &file, size_t *rules,
   for (const auto &p : probes_)
     *rules += p->filters().rules.size();
   return access_ ? write_all() : "";
+}
+
+std::vector<EventStage *> ProbeSet::stages() const {
+  std::vector<EventStage *> out;
+  for (const auto &p : probes_)
+    if (auto *stage = dynamic_cast<EventStage *>(p.get()))
+      out.push_back(stage);
+  return out;
 }
 
 void ProbeSet::start() {

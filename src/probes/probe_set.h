@@ -9,6 +9,7 @@
 
 #include "config/config_reload.h"
 #include "kernel/filter_maps.h"
+#include "pipeline/stage.h"
 #include "probes/probe.h"
 
 namespace pidtree {
@@ -34,6 +35,9 @@ class ProbeSet : public Reconfigurable {
   // any refuses or the set of probes differs, none does.
   std::string reconfigure(const FileConfig &file, size_t *rules,
                           std::vector<std::string> *notes) override;
+
+  // The probes that are also steps of the pipeline (pipeline/stage.h).
+  std::vector<EventStage *> stages() const;
 
   void start();
   void collect(std::vector<Event> *out);

@@ -3,18 +3,11 @@
 #include "common/net.h"
 #include "probes/net_listen/net_listen.h"
 #include "probes/tcp_connect/tcp_connect.h"
+#include "probes/udp_session/udp_session.h"
 
 namespace pidtree {
 
 namespace {
-
-// udp_session's section: validated, not run by this version.
-SectionSpec udp_session_section() {
-  SectionSpec spec;
-  spec.name = "udp_session";
-  spec.available = false;
-  return spec;
-}
 
 std::unique_ptr<Probe> make_probe(const std::string &name,
                                   const ProbeConfig &section,
@@ -25,6 +18,8 @@ std::unique_ptr<Probe> make_probe(const std::string &name,
                                              opt.cli_filters);
   if (name == "net_listen")
     return std::make_unique<NetListenProbe>(backend, section, own_netns);
+  if (name == "udp_session")
+    return std::make_unique<UdpSessionProbe>(backend, section);
   return nullptr;
 }
 
@@ -39,8 +34,7 @@ const std::vector<SectionSpec> &probe_sections() {
 std::string probe_names() {
   std::string out;
   for (const auto &spec : probe_sections())
-    if (spec.available)
-      out += (out.empty() ? "" : ", ") + spec.name;
+    out += (out.empty() ? "" : ", ") + spec.name;
   return out;
 }
 
@@ -60,7 +54,7 @@ std::vector<std::unique_ptr<Probe>> make_probes(const Options &opt,
         wanted = wanted || name == spec.name;
       section.present = wanted;
     }
-    if (wanted && spec.available)
+    if (wanted)
       out.push_back(make_probe(spec.name, section, opt, backend, own_netns));
   }
   if (out.empty())

@@ -174,7 +174,8 @@ class TestNetListenAlone(unittest.TestCase):
 
     def test_a_file_without_a_probe_that_runs_is_refused(self):
         for text, want in (
-                ("udp_session:\n", "enables no probe that this version runs"),
+                ("# a comment alone\n",
+                 "enables no probe that this version runs"),
                 ("", "enables no probe that this version runs"),
                 ("_anchor: 1\n", "enables no probe that this version runs")):
             path = write_config(self, text)

@@ -77,7 +77,7 @@ TEST(Config, UpstreamExampleLoadsUnchanged) {
   for (const auto &r : c.section("tcp_connect").rules)
     EXPECT_EQ(r.mode, RulePorts::kAll);
   EXPECT_EQ(c.section("tcp_connect").port_mode, PortMode::kNone);
-  // net_listen runs with upstream's settings; udp_session,
+  // net_listen and udp_session run with upstream's settings;
   // container_labels and plugins are noted.
   const ProbeConfig &listen = c.section("net_listen");
   ASSERT_TRUE(listen.present);
@@ -87,8 +87,12 @@ TEST(Config, UpstreamExampleLoadsUnchanged) {
   for (const auto &n : c.notes)
     notes += n + "\n";
   EXPECT_EQ(notes.find("net_listen"), std::string::npos) << notes;
-  EXPECT_FALSE(c.section("udp_session").present);
-  EXPECT_NE(notes.find("udp_session"), std::string::npos);
+  const ProbeConfig &udp = c.section("udp_session");
+  ASSERT_TRUE(udp.present);
+  EXPECT_EQ(networks(udp),
+            (std::vector<std::string>{"10.0.0.0/8", "172.16.0.0/12",
+                                      "169.254.0.0/16", "127.0.0.0/8"}));
+  EXPECT_EQ(notes.find("udp_session"), std::string::npos) << notes;
   EXPECT_NE(notes.find("container_labels"), std::string::npos);
   EXPECT_NE(notes.find("tcp_connect.plugins"), std::string::npos);
   ASSERT_EQ(c.files.size(), 1u);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "config_text.h"
 #include "event.h"
 #include "probes/net_listen/listen_event.h"
 #include "probes/net_listen/snapshot.h"
@@ -166,40 +167,8 @@ TEST(ListenLine, SnapshotHasNoThreadAndIsMarked) {
 
 // ---- configuration ----------------------------------------------------------
 
-class TempFile {
- public:
-  explicit TempFile(const std::string &text) {
-    path_ = std::filesystem::temp_directory_path() /
-            ("pidtree-nl-" + std::to_string(getpid()) + "-" +
-             std::to_string(counter_++) + ".yml");
-    std::ofstream(path_) << text;
-  }
-  ~TempFile() { std::filesystem::remove(path_); }
-  const std::string &path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-};
-
-FileConfig load(const std::string &text) {
-  TempFile f(text);
-  return load_config(f.path());
-}
-
-std::string error_of(const std::string &text) {
-  TempFile f(text);
-  try {
-    load_config(f.path());
-  } catch (const ConfigError &e) {
-    std::string msg = e.what();
-    size_t at = msg.find(f.path());
-    if (at != std::string::npos)
-      msg.replace(at, f.path().size(), "F");
-    return msg;
-  }
-  return "<no error>";
-}
+using testing::error_of;
+using testing::load;
 
 const NetListenSettings &settings(const FileConfig &c) {
   const auto *s = c.section("net_listen").settings_as<NetListenSettings>();

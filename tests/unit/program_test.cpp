@@ -66,8 +66,8 @@ SockOffsets sock_offsets() {
   return o;
 }
 
-ListenOffsets listen_offsets() {
-  ListenOffsets o;
+SocketOffsets socket_offsets() {
+  SocketOffsets o;
   o.skc_net = 48, o.net_ns_inum = 176, o.socket_sk = 24, o.skc_state = 18;
   return o;
 }
@@ -78,7 +78,7 @@ ProgramShape shape_for(Backend backend, bool btf = true) {
   s.backend = backend;
   if (btf) {
     s.sock_offsets = sock_offsets();
-    s.listen_offsets = listen_offsets();
+    s.socket_offsets = socket_offsets();
   }
   return s;
 }
@@ -318,7 +318,7 @@ TEST(BuildProgram, DefinesFollowTheShape) {
   EXPECT_EQ(define_value(p, "PIDTREE_NETNS_FROM_BTF"), "0");
   s.argv_offsets = ArgvOffsets{1136, 480, 488};
   s.sock_offsets = sock_offsets();
-  s.listen_offsets = listen_offsets();
+  s.socket_offsets = socket_offsets();
   p = ProgramBuilder(s).text();
   EXPECT_EQ(define_value(p, "PIDTREE_ARGV_FROM_MEMORY"), "1");
   EXPECT_EQ(define_value(p, "PIDTREE_TASK_MM"), "1136");

@@ -135,7 +135,7 @@ std::string NetListenProbe::description() const {
 }
 
 std::string NetListenProbe::check(const ProgramShape &shape) const {
-  if (!shape.sock_offsets || !shape.listen_offsets)
+  if (!shape.sock_offsets || !shape.socket_offsets)
     return "net_listen reads sockets at offsets from the kernel's BTF, which "
            "this kernel does not have (/sys/kernel/btf/vmlinux)";
   return "";

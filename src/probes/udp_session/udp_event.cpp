@@ -1,0 +1,75 @@
+#include "probes/udp_session/udp_event.h"
+
+#include <cstring>
+
+#include "probes/record.h"
+
+namespace pidtree {
+
+std::optional<UdpSessionRecord> parse_udp_session(
+    const pidtree_udp_session &raw) {
+  std::optional<Family> family = record_family(raw.family);
+  if (!family)
+    return std::nullopt;
+  UdpSessionRecord r;
+  r.first_ns = raw.first_ns;
+  r.last_ns = raw.last_ns;
+  r.pid = raw.pid;
+  r.tid = raw.tid;
+  r.uid = raw.uid;
+  r.comm = record_comm(raw.comm);
+  r.family = *family;
+  r.saddr = record_address(*family, raw.saddr);
+  r.sport = raw.sport;
+  r.other_msgs = raw.other_msgs;
+  uint64_t n =
+      raw.ndests < PIDTREE_UDP_MAX_DESTS ? raw.ndests : PIDTREE_UDP_MAX_DESTS;
+  for (uint32_t i = 0; i < n; ++i) {
+    const pidtree_udp_dest &d = raw.dests[i];
+    std::optional<Family> f = record_family(d.family);
+    if (!f)
+      continue;  // claimed, not written yet
+    UdpDest dest;
+    dest.slot = i;
+    dest.addr = record_address(*f, d.addr);
+    dest.port = d.port;
+    dest.msg_count = d.msg_count;
+    dest.first_ns = d.first_ns;
+    dest.last_ns = d.last_ns;
+    r.dests.push_back(dest);
+  }
+  return r;
+}
+
+std::optional<UdpSessionEvent> decode_udp_session_event(const void *data,
+                                                        size_t size) {
+  constexpr size_t kHead = offsetof(pidtree_udp_event, session);
+  if (data == nullptr || size < kHead)
+    return std::nullopt;
+  pidtree_udp_event raw;
+  std::memcpy(&raw, data, kHead);
+  if (raw.kind != PIDTREE_EVENT_UDP_SESSION ||
+      (raw.what != PIDTREE_UDP_START && raw.what != PIDTREE_UDP_END))
+    return std::nullopt;
+  UdpSessionEvent ev;
+  ev.ts_boot_ns = raw.ts_boot_ns;
+  ev.end = raw.what == PIDTREE_UDP_END;
+  ev.key = raw.key;
+  ev.pid = raw.pid;
+  ev.tid = raw.tid;
+  ev.uid = raw.uid;
+  ev.comm = record_comm(raw.comm);
+  if (!ev.end)
+    return ev;
+  if (size < sizeof(pidtree_udp_event))
+    return std::nullopt;
+  std::memcpy(&raw.session, static_cast<const char *>(data) + kHead,
+              sizeof(raw.session));
+  auto record = parse_udp_session(raw.session);
+  if (!record)
+    return std::nullopt;
+  ev.record = std::move(*record);
+  return ev;
+}
+
+}  // namespace pidtree
