@@ -147,6 +147,9 @@ int main(int argc, char **argv) {
            .empty() ||
       !(err = probes->check(shape)).empty())
     return fail(err);
+  if (!opt.print_and_quit)
+    for (const auto &note : probes->blind_spots(shape))
+      std::fprintf(stderr, "pidtree-bcc: note: %s\n", note.c_str());
   const ProgramBuilder program = probes->build(shape);
   if (opt.print_and_quit) {
     std::cout << program.text();

@@ -36,6 +36,11 @@ class Probe {
   virtual bool reads_sockets() const { return false; }
   // What the kernel and its BTF must offer: "" or a one-line reason.
   virtual std::string check(const ProgramShape &shape) const = 0;
+  // What it cannot see on this kernel, though it runs: "" or a note.
+  virtual std::string blind_spot(const ProgramShape &shape) const {
+    (void)shape;
+    return "";
+  }
   // Its defines, sources and hooks.
   virtual void build(ProgramBuilder *program) const = 0;
 

@@ -16,6 +16,17 @@ std::string ProbeSet::check(const ProgramShape &shape) const {
   return "";
 }
 
+std::vector<std::string> ProbeSet::blind_spots(
+    const ProgramShape &shape) const {
+  std::vector<std::string> out;
+  for (const auto &p : probes_) {
+    std::string note = p->blind_spot(shape);
+    if (!note.empty())
+      out.push_back(std::move(note));
+  }
+  return out;
+}
+
 ProgramBuilder ProbeSet::build(ProgramShape shape) const {
   ProgramBuilder program(std::move(shape));
   for (const auto &p : probes_)

@@ -21,6 +21,8 @@ class ProbeSet : public Reconfigurable {
 
   // "" or the first probe's reason why this kernel cannot run it.
   std::string check(const ProgramShape &shape) const;
+  // The probes' notes on what this kernel keeps from them.
+  std::vector<std::string> blind_spots(const ProgramShape &shape) const;
   ProgramBuilder build(ProgramShape shape) const;
   // "tcp_connect (TCP connects with the tracepoint backend), ..." for the
   // ready line.

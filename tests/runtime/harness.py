@@ -274,6 +274,34 @@ class ListenHelper(_HelperProcess):
         self._start((netns.prefix() if netns else []) + inner)
 
 
+class UdpHelper(_HelperProcess):
+    """udp_helper.py (see its docstring), in `netns` (or, with None, the
+    host's namespace: loopback addresses only). Popen.pid is the helper's
+    pid unless `command` wraps it (then wait_result()["pid"])."""
+
+    what = "udp helper"
+
+    def __init__(self, netns, specs, receive=(), hold=False,
+                 exit_open=False, command=None):
+        self.argv = [HELPER_PYTHON, _copied_script("udp_helper.py")]
+        for addr, port in receive:
+            self.argv += ["--receive", "%s,%d" % (addr, port)]
+        if hold:
+            self.argv.append("--hold")
+        if exit_open:
+            self.argv.append("--exit-open")
+        self.argv += list(specs)
+        inner = command(self.argv) if command else self.argv
+        self._start((netns.prefix() if netns else []) + inner)
+
+
+def has_tracepoint(category, name):
+    """Whether the kernel has the tracepoint (tracefs, wherever mounted)."""
+    return any(os.path.exists("%s/events/%s/%s" % (root, category, name))
+               for root in ("/sys/kernel/tracing",
+                            "/sys/kernel/debug/tracing"))
+
+
 def netns_inode(netns=None):
     """The inode of a test namespace (or, with None, of our own)."""
     path = "/run/netns/" + netns.name if netns else "/proc/self/ns/net"

@@ -859,6 +859,17 @@ TEST(UdpSessionHooks, TracepointBackendUsesCgroupHooksAndSendLength) {
             std::string::npos);
 }
 
+TEST(UdpSessionHooks, WithoutSendLengthTheTracepointBackendSaysWhatItMisses) {
+  FileConfig c = load("udp_session:\n");
+  UdpSessionProbe tp(Backend::kTracepoint, c.section("udp_session"));
+  UdpSessionProbe kp(Backend::kKprobe, c.section("udp_session"));
+  EXPECT_EQ(tp.blind_spot(shape(Backend::kTracepoint, true)), "");
+  std::string note = tp.blind_spot(shape(Backend::kTracepoint, false));
+  EXPECT_NE(note.find("sock:sock_send_length"), std::string::npos);
+  EXPECT_NE(note.find("connected UDP sockets"), std::string::npos);
+  EXPECT_EQ(kp.blind_spot(shape(Backend::kKprobe, false)), "");
+}
+
 TEST(UdpSessionHooks, KprobeBackendProbesTheSendFunctions) {
   FileConfig c = load("udp_session:\n");
   UdpSessionProbe probe(Backend::kKprobe, c.section("udp_session"));

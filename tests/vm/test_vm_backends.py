@@ -113,10 +113,34 @@ with open(LISTEN_STRICT_CONFIG, "w") as _f:
   exclude_random_bind: true
 """)
 
+# udp_session's: "udp" with a short session_max_duration (so idle expiry
+# and interim lines happen within a case), filters on the destination;
+# "udp-upstream" is upstream's example configuration, verbatim (all three
+# probes, its udp_session section as it is there).
+UDP_MAX_DURATION = 2.0
+UDP_EXCEPT_PORT = next_port()     # kept by the 203.0.113.0/24 rule
+UDP_EXCLUDED_PORT = next_port()   # excludeports
+UDP_CONFIG = os.path.join(harness.tmpdir(), "udp.yaml")
+UPSTREAM_CONFIG = os.path.join(
+    os.path.dirname(HERE), "unit", "fixtures", "config",
+    "upstream-example_config.yml")
+with open(UDP_CONFIG, "w") as _f:
+    _f.write("""udp_session:
+  session_max_duration: %s
+  filters:
+    - subnet_name: doc3
+      network: 203.0.113.0
+      network_mask: 255.255.255.0
+      except_ports: [%d]
+  excludeports: [%d]
+""" % (UDP_MAX_DURATION, UDP_EXCEPT_PORT, UDP_EXCLUDED_PORT))
+
 OPTION_SETS = {
     "default": [],
     "listen": ["-c", LISTEN_CONFIG],
     "listen-strict": ["-c", LISTEN_STRICT_CONFIG],
+    "udp": ["-c", UDP_CONFIG],
+    "udp-upstream": ["-c", UPSTREAM_CONFIG],
     "exclude": ["--filter", "203.0.113.0/24", "--filter", "2001:db8::7/128",
                 "--exclude-ports", "4000-4010,5555"],
     "include": ["--no-default-filters", "--filter", "10.0.0.0/8",
@@ -153,6 +177,12 @@ def all_specs():
     # the tracepoint backend's state change and sock_ops everywhere; UDP
     # through the cgroup bind hooks on both.
     for options in ("listen", "listen-strict"):
+        if KPROBES:
+            specs.append(Spec("kprobe", options, "kprobe"))
+        specs.append(Spec("tracepoint", options, "tracepoint"))
+    # udp_session: with kprobes, udp_sendmsg/udpv6_sendmsg; the cgroup
+    # send hooks and sock_send_length otherwise; the release hook on both.
+    for options in ("udp", "udp-upstream"):
         if KPROBES:
             specs.append(Spec("kprobe", options, "kprobe"))
         specs.append(Spec("tracepoint", options, "tracepoint"))
@@ -1050,6 +1080,426 @@ class TestNetListenUnload(ListenCase):
         # Binding and listening work as before.
         h, result = self.listener(["tcp,127.0.0.1,0", "udp,127.0.0.1,0"],
                                   netns=None)
+        for key in owned:
+            CHECKED.setdefault(self.id().split(".", 1)[1], []).append(key)
+
+
+# ============================================================ udp_session
+
+UDP_KEYS = {"timestamp", "probe", "pid", "tid", "comm", "uid", "username",
+            "family", "saddr", "sport", "destinations",
+            "other_destinations_msg_count", "interim", "end_timestamp",
+            "proctree", "error"}
+SEND_LENGTH = harness.has_tracepoint("sock", "sock_send_length")
+# A session's last line comes within a scan (max/10, at least 50 ms) of
+# its idle time-out.
+UDP_SCAN = max(UDP_MAX_DURATION / 10, 0.05)
+
+
+def dest_counts(lines):
+    """{(daddr, port): messages} over a session's lines."""
+    out = collections.Counter()
+    for ev in lines:
+        for d in ev["destinations"]:
+            out[(d["daddr"], d["port"])] += d["msg_count"]
+    return dict(out)
+
+
+class UdpCase(Case):
+    """Checks on udp_session's lines."""
+
+    def udp_helper(self, specs, netns="test", **kw):
+        h = harness.UdpHelper(NS if netns == "test" else None, specs, **kw)
+        self.addCleanup(h.release)
+        result = h.wait_result()
+        return h, result
+
+    def session_lines(self, tracer, pred, count=1, settle=0.5):
+        """The udp_session lines matching pred once `count` arrived (or the
+        wait ran out), plus `settle` seconds for any that should not be
+        there."""
+        tracer.wait_events(pred, count, EVENT_TIMEOUT, probe="udp_session")
+        time.sleep(settle)
+        return tracer.events(pred, probe="udp_session")
+
+    def of_socket(self, tracer, pid, sport, count=1, settle=0.5):
+        evs = self.session_lines(
+            tracer, lambda r: r["pid"] == pid and r["sport"] == sport,
+            count, settle)
+        self.assertEqual(len(evs), count, "want %d line(s) of %d:%d%s" % (
+            count, pid, sport, tracer.describe(
+                lambda r: r.get("pid") == pid, )
+            + self.udp_describe(tracer, pid)))
+        return evs
+
+    def udp_describe(self, tracer, pid):
+        evs = tracer.events(lambda r: r.get("pid") == pid,
+                            probe="udp_session")
+        return "\nudp_session lines of pid %d:\n%s" % (
+            pid, "\n".join(json.dumps(e) for e in evs[:20]))
+
+    def assert_session(self, ev, tracer, result, **expected):
+        where = "\nline: %r" % (ev,)
+        self.assertEqual(set(ev), UDP_KEYS, "unexpected set of keys" + where)
+        self.assertEqual(ev["probe"], "udp_session", where)
+        self.assertRegex(ev["timestamp"], harness.TIMESTAMP_RE, where)
+        self.assertRegex(ev["end_timestamp"], harness.TIMESTAMP_RE, where)
+        # timestamp: the first send, in the kernel.
+        first = timestamp_ns(ev["timestamp"])
+        self.assertGreaterEqual(first, result["t_before_ns"] - SKEW_NS, where)
+        self.assertLessEqual(first, result["t_after_ns"] + SKEW_NS, where)
+        self.assertGreaterEqual(timestamp_ns(ev["end_timestamp"]), first,
+                                where)
+        for d in ev["destinations"]:
+            self.assertEqual(set(d), {"daddr", "port", "duration",
+                                      "msg_count"}, where)
+            self.assertGreater(d["msg_count"], 0, where)
+            self.assertGreaterEqual(d["duration"], 0, where)
+        for key, value in expected.items():
+            self.assertEqual(ev[key], value, key + where)
+
+
+class TestUdpSession(UdpCase):
+    """udp_session with filters on the destination and a 2 s
+    session_max_duration, on each backend."""
+
+    OPTIONS = ("udp",)
+
+    def test_backend_line_and_hooks(self):
+        def check(tracer, spec):
+            self.assertEqual(tracer.backend, spec.backend)
+            want = ["pidtree-bcc: tracing UDP sessions with the %s backend; "
+                    "Ctrl-C to stop" % spec.backend]
+            if spec.backend == "tracepoint" and not SEND_LENGTH:
+                want.insert(0, "pidtree-bcc: note: udp_session: this kernel "
+                            "has no sock:sock_send_length tracepoint (Linux "
+                            "6.3+), so the tracepoint backend does not see "
+                            "sends on connected UDP sockets (send(), or "
+                            "sendto() without an address); --backend kprobe "
+                            "does, where the kernel has kprobes")
+            self.assertEqual(tracer.stderr_lines, want)
+            progs, _ = harness.fd_bpf_ids(tracer.pid)
+            attached = {(p.get("fd_type"), p.get("tracepoint") or
+                         p.get("func"))
+                        for p in harness.bpftool_json("perf", "show")
+                        if p.get("pid") == tracer.pid}
+            raw = {p.get("tp_name") for p in
+                   harness.bpftool_json("link", "show")
+                   if p.get("type") == "raw_tracepoint"
+                   and p.get("prog_id") in progs}
+            cgroup = {(a["attach_type"], a["name"])
+                      for c in harness.cgroup_tree()
+                      for a in c.get("programs", []) if a["id"] in progs}
+            release = {("cgroup_inet_sock_release", "udp_session_release")}
+            if spec.backend == "kprobe":
+                self.assertIn(("kprobe", "udp_sendmsg"), attached)
+                self.assertIn(("kprobe", "udpv6_sendmsg"), attached)
+                self.assertEqual(cgroup, release)
+                self.assertNotIn("sock_send_length", raw)
+            else:
+                self.assertEqual(cgroup, release | {
+                    ("cgroup_udp4_sendmsg", "udp_session_sendmsg4"),
+                    ("cgroup_udp6_sendmsg", "udp_session_sendmsg6")})
+                self.assertEqual("sock_send_length" in raw, SEND_LENGTH,
+                                 raw)
+        self.on_each("udp", check)
+
+    def test_unconnected_sends_to_two_destinations(self):
+        port1, port2 = next_port(), next_port()
+        h, result = self.udp_helper([
+            "to:%s,%d,3/%s,%d,2/%s,%d,1" % (
+                V4_REPORTED, port1, V4_REPORTED, port2, V4_REPORTED, port1)])
+        sock = result["sockets"][0]
+        self.assertEqual(sock["error"], "", result)
+
+        def check(tracer, spec):
+            ev, = self.of_socket(tracer, h.pid, sock["sport"])
+            self.assert_session(ev, tracer, result, pid=h.pid, tid=h.pid,
+                                comm=HELPER_COMM, uid=0, username="root",
+                                family="ipv4", saddr="0.0.0.0", error="",
+                                interim=False,
+                                other_destinations_msg_count=0)
+            self.assertEqual(dest_counts([ev]), {(V4_REPORTED, port1): 4,
+                                                 (V4_REPORTED, port2): 2})
+            self.assertEqual(ev["proctree"][0]["cmdline"], h.cmdline())
+            self.assertEqual(ev["proctree"][1]["pid"], os.getpid())
+            self.assertEqual(ev["proctree"][-1]["pid"], 1)
+        self.on_each("udp", check)
+
+    def test_connected_sends(self):
+        """send() on connected sockets, IPv4 and IPv6, with receivers (no
+        port unreachable back): counted against the connected destination
+        where the hooks see them (not by the tracepoint backend before
+        Linux 6.3)."""
+        p4, p6 = next_port(), next_port()
+        h, result = self.udp_helper(
+            ["conn:%s,%d,5" % (V4_REPORTED, p4),
+             "conn:%s,%d,4" % (V6_REPORTED, p6)],
+            receive=[(V4_REPORTED, p4), (V6_REPORTED, p6)])
+        s4, s6 = result["sockets"]
+        self.assertEqual((s4["error"], s6["error"]), ("", ""), result)
+
+        def check(tracer, spec):
+            if spec.backend == "tracepoint" and not SEND_LENGTH:
+                evs = self.session_lines(
+                    tracer, lambda r: r["pid"] == h.pid, 1, settle=1.0)
+                self.assertEqual(evs, [], "seen without sock_send_length?")
+                return
+            ev4, = self.of_socket(tracer, h.pid, s4["sport"])
+            ev6, = self.of_socket(tracer, h.pid, s6["sport"])
+            self.assert_session(ev4, tracer, result, family="ipv4",
+                                saddr=V4_REPORTED, error="")
+            self.assert_session(ev6, tracer, result, family="ipv6",
+                                saddr=V6_REPORTED, error="")
+            self.assertEqual(dest_counts([ev4]), {(V4_REPORTED, p4): 5})
+            self.assertEqual(dest_counts([ev6]), {(V6_REPORTED, p6): 4})
+        self.on_each("udp", check)
+
+    def test_ipv6_and_ipv4_mapped_destinations(self):
+        port = next_port()
+        h, result = self.udp_helper([
+            "to:%s,%d,3" % (V6_REPORTED, port),
+            "v6to:::ffff:%s,%d,2/::ffff:%s,%d,4/%s,%d,1" % (
+                V4_REPORTED, port, V4_SECOND, port, V6_REPORTED, port)])
+        v6, mapped = result["sockets"]
+        self.assertEqual((v6["error"], mapped["error"]), ("", ""), result)
+
+        def check(tracer, spec):
+            ev, = self.of_socket(tracer, h.pid, v6["sport"])
+            self.assert_session(ev, tracer, result, family="ipv6",
+                                saddr="::", error="")
+            self.assertEqual(dest_counts([ev]), {(V6_REPORTED, port): 3})
+            # Mapped destinations are the IPv4 addresses they are, and
+            # filtered as such (203.0.113.0/24); the socket stays IPv6.
+            ev, = self.of_socket(tracer, h.pid, mapped["sport"])
+            self.assert_session(ev, tracer, result, family="ipv6")
+            self.assertEqual(dest_counts([ev]), {(V4_REPORTED, port): 2,
+                                                 (V6_REPORTED, port): 1})
+        self.on_each("udp", check)
+
+    def test_sendmmsg_counts_each_message(self):
+        port = next_port()
+        h, result = self.udp_helper(["mmsg:%s,%d,7" % (V4_REPORTED, port)])
+        sock = result["sockets"][0]
+        self.assertEqual((sock["error"], sock["sent"]), ("", 7), result)
+
+        def check(tracer, spec):
+            ev, = self.of_socket(tracer, h.pid, sock["sport"])
+            self.assertEqual(dest_counts([ev]), {(V4_REPORTED, port): 7})
+        self.on_each("udp", check)
+
+    def test_filters_on_the_destination(self):
+        """A socket that sends only to filtered destinations has no
+        session; one that also sends elsewhere lists only the rest."""
+        port = next_port()
+        h, result = self.udp_helper([
+            "to:%s,%d,3" % (V4_SECOND, port),                 # doc3 rule
+            "to:%s,%d,2" % (V4_REPORTED, UDP_EXCLUDED_PORT),  # excludeports
+            "to:%s,%d,2/%s,%d,1/%s,%d,3" % (
+                V4_SECOND, port, V4_SECOND, UDP_EXCEPT_PORT,  # except_ports
+                V4_REPORTED, UDP_EXCLUDED_PORT)])
+        only_filtered = [s["sport"] for s in result["sockets"][:2]]
+        mixed = result["sockets"][2]
+
+        def check(tracer, spec):
+            ev, = self.of_socket(tracer, h.pid, mixed["sport"])
+            self.assertEqual(dest_counts([ev]),
+                             {(V4_SECOND, UDP_EXCEPT_PORT): 1})
+            self.assertEqual(tracer.events(
+                lambda r: r["pid"] == h.pid and r["sport"] in only_filtered,
+                probe="udp_session"), [])
+        self.on_each("udp", check)
+
+    def test_sender_whose_whole_chain_exits_without_close(self):
+        """helper <- sh <- sh, all gone at once, the socket never closed:
+        the process's exit releases it, and the tree is the one of the
+        first send."""
+        shells = {}
+        port = next_port()
+        h = harness.UdpHelper(NS, ["to:%s,%d,2" % (V4_REPORTED, port)],
+                              exit_open=True,
+                              command=shell_chain("udp", shells))
+        self.addCleanup(h.release)
+        result = h.wait_result()
+        h.release()
+        pid = result["pid"]
+        sport = result["sockets"][0]["sport"]
+
+        def check(tracer, spec):
+            ev, = self.of_socket(tracer, pid, sport)
+            self.assert_session(ev, tracer, result, pid=pid, error="",
+                                interim=False)
+            self.assertEqual(dest_counts([ev]), {(V4_REPORTED, port): 2})
+            self.assertEqual(
+                [(n["pid"], n["cmdline"]) for n in ev["proctree"][:4]],
+                [(pid, h.cmdline()), (result["ppid"], shells["inner"]),
+                 (h.pid, shells["outer"]),
+                 (os.getpid(), harness.proc_cmdline(os.getpid()))])
+        self.on_each("udp", check)
+
+    def test_idle_socket_expires_while_its_process_lives(self):
+        port = next_port()
+        h, result = self.udp_helper(["to:%s,%d,2" % (V4_REPORTED, port)],
+                                    hold=True)
+        sport = result["sockets"][0]["sport"]
+        sent_at = result["t_after_ns"]
+
+        def check(tracer, spec):
+            ev, = self.of_socket(tracer, h.pid, sport)
+            self.assert_session(ev, tracer, result, interim=False,
+                                error="session_max_duration_exceeded")
+            self.assertEqual(dest_counts([ev]), {(V4_REPORTED, port): 2})
+            self.assertIsNone(h.proc.poll(), "the sender is still alive")
+            # Ended by the time-out: after session_max_duration idle, and
+            # within a scan or so of it.
+            idle = (timestamp_ns(ev["end_timestamp"]) - sent_at) / 1e9
+            self.assertGreaterEqual(idle, UDP_MAX_DURATION - 0.05, ev)
+            self.assertLess(idle, UDP_MAX_DURATION + 3 * UDP_SCAN + 0.5, ev)
+        self.on_each("udp", check)
+        h.release()
+        # The release of a socket whose session expired adds no line.
+        time.sleep(1)
+        for key in POOL.keys("udp"):
+            self.assertEqual(len(POOL.get(key).events(
+                lambda r: r["pid"] == h.pid and r["sport"] == sport,
+                probe="udp_session")), 1, key)
+
+    def test_a_socket_that_keeps_sending_past_max_duration(self):
+        """Interim lines at least once per session_max_duration, each with
+        its period's counts; all lines add up to what was sent."""
+        port = next_port()
+        sends = int(UDP_MAX_DURATION * 2.6 / 0.1)
+        h, result = self.udp_helper(
+            ["every:%s,%d,100,%d" % (V4_REPORTED, port, sends)])
+        sock = result["sockets"][0]
+        self.assertEqual((sock["error"], sock["sent"]), ("", sends), result)
+        took = (result["t_after_ns"] - result["t_before_ns"]) / 1e9
+        periods = int(took // UDP_MAX_DURATION)
+
+        def check(tracer, spec):
+            evs = tracer.wait_events(
+                lambda r: r["pid"] == h.pid and r["sport"] == sock["sport"]
+                and not r["interim"], 1, EVENT_TIMEOUT, probe="udp_session")
+            self.assertTrue(evs, self.udp_describe(tracer, h.pid))
+            time.sleep(0.3)
+            lines = tracer.events(
+                lambda r: r["pid"] == h.pid and r["sport"] == sock["sport"],
+                probe="udp_session")
+            interim = [e for e in lines if e["interim"]]
+            self.assertEqual(len(lines) - len(interim), 1, lines)
+            self.assertFalse(lines[-1]["interim"], lines)
+            self.assertGreaterEqual(len(interim), periods, lines)
+            for ev in lines:
+                self.assert_session(ev, tracer, result, error="")
+            # Never more than session_max_duration (and a scan) apart.
+            ends = [timestamp_ns(lines[0]["timestamp"])]
+            ends += [timestamp_ns(e["end_timestamp"]) for e in lines]
+            for a, b in zip(ends, ends[1:]):
+                self.assertLess((b - a) / 1e9,
+                                UDP_MAX_DURATION + 2 * UDP_SCAN, lines)
+            self.assertEqual(dest_counts(lines), {(V4_REPORTED, port): sends})
+        self.on_each("udp", check)
+
+    def test_a_storm_of_one_send_sockets_is_all_accounted_for(self):
+        """A resolver's pattern: one socket per query, one send each."""
+        port = next_port()
+        count = 300
+        h, result = self.udp_helper(
+            ["to:%s,%d,1" % (V4_REPORTED, port)] * count)
+        sports = {s["sport"] for s in result["sockets"]}
+        self.assertTrue(all(s["error"] == "" for s in result["sockets"]))
+
+        def check(tracer, spec):
+            evs = self.session_lines(
+                tracer, lambda r: r["pid"] == h.pid, count)
+            self.assertEqual(len(evs), count, self.udp_describe(tracer, h.pid))
+            self.assertEqual({e["sport"] for e in evs} | sports, sports)
+            self.assertEqual(dest_counts(evs), {(V4_REPORTED, port): count})
+            self.assertEqual(tracer.lost_records(), [])
+            self.assertEqual([r for r in tracer.records if r and r.get(
+                "type") == "udp_sessions_untracked"], [])
+        self.on_each("udp", check)
+
+
+class TestUdpSessionAsUpstream(UdpCase):
+    """Upstream's example configuration, unchanged: all three probes run,
+    and udp_session reports what it reported there."""
+
+    OPTIONS = ("udp-upstream",)
+
+    def test_all_three_probes_and_a_session(self):
+        port = next_port()
+        h, result = self.udp_helper(["to:%s,%d,2" % (V6_REPORTED, port),
+                                     "to:127.0.0.1,%d,1" % port])
+        v6, loopback = result["sockets"]
+
+        def check(tracer, spec):
+            self.assertIn("tracing TCP connects with the %s backend, TCP "
+                          "listens with the %s backend, UDP sessions with "
+                          "the %s backend" % ((spec.backend,) * 3),
+                          tracer.stderr_lines[-1])
+            ev, = self.of_socket(tracer, h.pid, v6["sport"])
+            self.assert_session(ev, tracer, result, error="")
+            self.assertEqual(dest_counts([ev]), {(V6_REPORTED, port): 2})
+            # 127.0.0.0/8 is in upstream's filters.
+            self.assertEqual(tracer.events(
+                lambda r: r["sport"] == loopback["sport"],
+                probe="udp_session"), [])
+        self.on_each("udp-upstream", check)
+
+
+class TestUdpSessionUnload(UdpCase):
+    """Runs after the other udp_session cases (by name): stops their
+    tracers, "udp" with SIGINT (a session still open is reported, marked)
+    and "udp-upstream" with SIGKILL; nothing of theirs stays loaded or
+    attached, and UDP sends work as before."""
+
+    OPTIONS = ("udp", "udp-upstream")
+
+    def test_open_sessions_at_sigint_and_nothing_left(self):
+        port = next_port()
+        h, result = self.udp_helper(["to:%s,%d,3" % (V4_REPORTED, port)],
+                                    hold=True)
+        sport = result["sockets"][0]["sport"]
+        owned = {}
+        for options, sig in (("udp", signal.SIGINT),
+                             ("udp-upstream", signal.SIGKILL)):
+            for key in POOL.keys(options):
+                tracer = POOL.get(key)
+                progs, maps = harness.fd_bpf_ids(tracer.pid)
+                self.assertTrue(progs, key)
+                owned[key] = (progs, maps, sig)
+        for key, (_, _, sig) in owned.items():
+            POOL.get(key).send(sig)
+        for key, (progs, maps, sig) in owned.items():
+            tracer = POOL.get(key)
+            rc = tracer.wait_exit(30)
+            self.assertEqual(rc, 0 if sig == signal.SIGINT else -9, key)
+            if sig == signal.SIGINT:
+                ev, = tracer.events(
+                    lambda r: r["pid"] == h.pid and r["sport"] == sport,
+                    probe="udp_session")
+                self.assert_session(ev, tracer, result, interim=True,
+                                    error="tracer_stopped")
+                self.assertEqual(dest_counts([ev]), {(V4_REPORTED, port): 3})
+        deadline = time.monotonic() + 10
+        while True:
+            loaded = {p["id"] for p in harness.bpftool_json("prog", "show")}
+            attached = harness.cgroup_prog_ids()
+            left = {k: (progs & loaded, progs & attached)
+                    for k, (progs, _, _) in owned.items()
+                    if progs & (loaded | attached)}
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(left, {}, "programs still loaded or attached")
+        # Sends work as before, connected and not.
+        _, after = self.udp_helper(
+            ["to:%s,%d,2" % (V4_REPORTED, port),
+             "conn:%s,%d,2" % (V6_REPORTED, port)],
+            receive=[(V6_REPORTED, port)])
+        self.assertEqual([s["error"] for s in after["sockets"]], ["", ""],
+                         after)
         for key in owned:
             CHECKED.setdefault(self.id().split(".", 1)[1], []).append(key)
 

@@ -103,6 +103,15 @@ std::string UdpSessionProbe::check(const ProgramShape &shape) const {
   return "";
 }
 
+std::string UdpSessionProbe::blind_spot(const ProgramShape &shape) const {
+  if (backend_ == Backend::kKprobe || shape.have_sock_send_length)
+    return "";
+  return "udp_session: this kernel has no sock:sock_send_length tracepoint "
+         "(Linux 6.3+), so the tracepoint backend does not see sends on "
+         "connected UDP sockets (send(), or sendto() without an address); "
+         "--backend kprobe does, where the kernel has kprobes";
+}
+
 void UdpSessionProbe::build(ProgramBuilder *program) const {
   const bool kprobe = backend_ == Backend::kKprobe;
   const bool send_length = !kprobe && program->shape().have_sock_send_length;

@@ -36,6 +36,7 @@ class UdpSessionProbe : public Probe, public EventStage {
   std::string description() const override;
   bool reads_sockets() const override { return true; }
   std::string check(const ProgramShape &shape) const override;
+  std::string blind_spot(const ProgramShape &shape) const override;
   void build(ProgramBuilder *program) const override;
   std::string validate(const FileConfig &file) const override;
   void reconfigure(const FileConfig &file,
