@@ -112,7 +112,9 @@ struct pidtree_udp_event {
   __u32 uid;        /* of the same task */
   __u32 reserved;
   char comm[PIDTREE_COMM_LEN];
-  struct pidtree_udp_session session; /* END only */
+  /* END only, and only up to its last claimed destination (the event is
+   * that much shorter). */
+  struct pidtree_udp_session session;
 };
 
 /* udp_session's counters (an array, one entry each, per CPU). */

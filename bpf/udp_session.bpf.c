@@ -214,12 +214,16 @@ int udp_session_sendmsg6(struct bpf_sock_addr *ctx) {
 #if PIDTREE_UDP_SEND_LENGTH
 /* TP_PROTO(struct sock *sk, int ret, int flags) */
 RAW_TRACEPOINT_PROBE(sock_send_length) {
-  const u8 *sk = (const u8 *)ctx->args[0];
-  if (pidtree_sock_protocol(sk) != PIDTREE_IPPROTO_UDP || (int)ctx->args[1] < 0)
+  /* Cheapest first: the result (no read), the state (one read: an
+   * unconnected UDP socket, whose sends the cgroup hooks count, leaves
+   * here), then the protocol (TCP leaves here). */
+  if ((int)ctx->args[1] < 0)
     return 0;
+  const u8 *sk = (const u8 *)ctx->args[0];
   u8 state = 0;
   if (bpf_probe_read_kernel(&state, 1, sk + PIDTREE_SKC_STATE) ||
-      state != PIDTREE_TCP_ESTABLISHED)
+      state != PIDTREE_TCP_ESTABLISHED ||
+      pidtree_sock_protocol(sk) != PIDTREE_IPPROTO_UDP)
     return 0;
   struct pidtree_sock_state s = {};
   if (pidtree_read_sock(sk, &s))
@@ -240,7 +244,16 @@ int udp_session_release(struct bpf_sock *ctx) {
   u32 zero = 0;
   struct pidtree_udp_event *ev = udp_scratch.lookup(&zero);
   if (ev) {
-    __builtin_memcpy(&ev->session, s, sizeof(*s));
+    /* The record up to its last claimed destination: most sessions have
+     * one, and the rest of the slots would only fill the perf buffer. */
+    u64 n = s->ndests;
+    if (n > PIDTREE_UDP_MAX_DESTS)
+      n = PIDTREE_UDP_MAX_DESTS;
+    u32 body = offsetof(struct pidtree_udp_session, dests) +
+               (u32)n * sizeof(struct pidtree_udp_dest);
+    if (body > sizeof(*s))
+      body = sizeof(*s);
+    bpf_probe_read_kernel(&ev->session, body, s);
     u64 pid_tgid = bpf_get_current_pid_tgid();
     ev->ts_boot_ns = bpf_ktime_get_boot_ns();
     ev->kind = PIDTREE_EVENT_UDP_SESSION;
@@ -251,7 +264,8 @@ int udp_session_release(struct bpf_sock *ctx) {
     ev->uid = (u32)bpf_get_current_uid_gid();
     ev->reserved = 0;
     bpf_get_current_comm(&ev->comm, sizeof(ev->comm));
-    events.perf_submit(ctx, ev, sizeof(*ev));
+    events.perf_submit(ctx, ev,
+                       offsetof(struct pidtree_udp_event, session) + body);
   }
   udp_sessions.delete(&key);
   return 1;

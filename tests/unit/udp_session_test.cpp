@@ -89,8 +89,13 @@ std::vector<uint8_t> end_event_bytes(const pidtree_udp_session &s, uint64_t key,
   ev.uid = 0;
   std::memcpy(ev.comm, "kworker", 7);
   ev.session = s;
-  std::vector<uint8_t> bytes(sizeof(ev));
-  std::memcpy(bytes.data(), &ev, sizeof(ev));
+  // As the kernel sends it: up to the last claimed destination.
+  size_t n = std::min<uint64_t>(s.ndests, PIDTREE_UDP_MAX_DESTS);
+  size_t size = offsetof(pidtree_udp_event, session) +
+                offsetof(pidtree_udp_session, dests) +
+                n * sizeof(pidtree_udp_dest);
+  std::vector<uint8_t> bytes(size);
+  std::memcpy(bytes.data(), &ev, size);
   return bytes;
 }
 
@@ -185,6 +190,7 @@ TEST(UdpRecord, EndCarriesTheWholeRecord) {
   add_dest(&s, "2001:db8::7", 5353, 2, 10 * kSec, 12 * kSec);
   s.other_msgs = 9;
   auto bytes = end_event_bytes(s, 77, 13 * kSec);
+  EXPECT_EQ(bytes.size(), 56u + 80u + 2 * 48u);  // not the whole 16 slots
   auto got = decode_udp_session_event(bytes.data(), bytes.size());
   ASSERT_TRUE(got.has_value());
   EXPECT_TRUE(got->end);
@@ -204,11 +210,18 @@ TEST(UdpRecord, EndCarriesTheWholeRecord) {
 
 TEST(UdpRecord, ShortOrForeignBytesAreRefused) {
   pidtree_udp_session s = raw_session();
+  add_dest(&s, "198.51.100.7", 53, 1, 1, 1);
   auto bytes = end_event_bytes(s, 1, 1);
+  ASSERT_TRUE(decode_udp_session_event(bytes.data(), bytes.size()));
   EXPECT_FALSE(decode_udp_session_event(nullptr, 0));
   EXPECT_FALSE(decode_udp_session_event(bytes.data(), 10));
-  // An end without its whole record.
+  // An end without its claimed destinations, or without its record.
   EXPECT_FALSE(decode_udp_session_event(bytes.data(), bytes.size() - 1));
+  EXPECT_FALSE(decode_udp_session_event(bytes.data(), 56 + 79));
+  // Longer than any record.
+  std::vector<uint8_t> longer(sizeof(pidtree_udp_event) + 8);
+  std::memcpy(longer.data(), bytes.data(), bytes.size());
+  EXPECT_FALSE(decode_udp_session_event(longer.data(), longer.size()));
   auto bad = bytes;
   reinterpret_cast<pidtree_udp_event *>(bad.data())->what = 7;
   EXPECT_FALSE(decode_udp_session_event(bad.data(), bad.size()));
@@ -270,8 +283,8 @@ TEST(SessionBook, TheEndLineHasTheTreeOfTheFirstSend) {
   EXPECT_EQ(m.username, "alice");
   ASSERT_EQ(m.line.dests.size(), 2u);
   EXPECT_EQ(m.line.dests[0].msg_count, 3u);
-  EXPECT_DOUBLE_EQ(m.line.dests[0].duration_s, 2.0);
-  EXPECT_DOUBLE_EQ(m.line.dests[1].duration_s, 1.0);
+  EXPECT_EQ(m.line.dests[0].duration_ns, 2 * kSec);
+  EXPECT_EQ(m.line.dests[1].duration_ns, 1 * kSec);
   EXPECT_EQ(b.open(), 0u);
 }
 
@@ -370,7 +383,7 @@ TEST(SessionBook, LinesListOnlyDestinationsWithNewMessages) {
   EXPECT_EQ(format_ip(m.line.dests[0].addr), "198.51.100.8");
   EXPECT_EQ(m.line.dests[0].msg_count, 4u);
   // Its duration runs from its first message, across the lines.
-  EXPECT_DOUBLE_EQ(m.line.dests[0].duration_s, 13.0);
+  EXPECT_EQ(m.line.dests[0].duration_ns, 13 * kSec);
 }
 
 TEST(SessionBook, ADestinationClaimedTwiceIsOneEntry) {
@@ -384,7 +397,7 @@ TEST(SessionBook, ADestinationClaimedTwiceIsOneEntry) {
   auto m = b.end(end_event(5, 4 * kSec, s));
   ASSERT_EQ(m.line.dests.size(), 1u);
   EXPECT_EQ(m.line.dests[0].msg_count, 5u);
-  EXPECT_DOUBLE_EQ(m.line.dests[0].duration_s, 4.0);  // the earlier first
+  EXPECT_EQ(m.line.dests[0].duration_ns, 4 * kSec);  // the earlier first
 }
 
 TEST(SessionBook, MessagesBeyondTheBoundAreCountedPerPeriod) {
@@ -492,7 +505,7 @@ TEST(UdpSessionLine, HasUpstreamsFieldsAndOurs) {
   line.family = Family::kIpv6;
   line.saddr = parse_ip("2001:db8::1");
   line.sport = 40000;
-  line.dests.push_back({parse_ip("2001:db8::7"), 53, 3, 1.5});
+  line.dests.push_back({parse_ip("2001:db8::7"), 53, 3, 1'500'000'000});
   line.other_msgs = 2;
   line.interim = true;
   Ancestry tree = tree_of(700, "dig");
@@ -500,6 +513,7 @@ TEST(UdpSessionLine, HasUpstreamsFieldsAndOurs) {
   append_json(&out, line, EventLine{tree, user, first},
               "2026-01-01T00:00:01.500001Z");
   ASSERT_EQ(out.back(), '\n');
+  EXPECT_NE(out.find("\"duration\":1.500000,"), std::string::npos) << out;
   json j = json::parse(out);
   EXPECT_EQ(j["probe"], "udp_session");
   EXPECT_EQ(j["timestamp"], first);
@@ -521,6 +535,19 @@ TEST(UdpSessionLine, HasUpstreamsFieldsAndOurs) {
   EXPECT_EQ(j["error"], "");
   ASSERT_EQ(j["proctree"].size(), 2u);
   EXPECT_EQ(j["proctree"][0]["cmdline"], "dig");
+}
+
+TEST(UdpSessionLine, DurationsAreSecondsWithMicroseconds) {
+  UdpSessionLine line;
+  line.dests.push_back({parse_ip("192.0.2.1"), 53, 1, 308'999});
+  line.dests.push_back({parse_ip("192.0.2.2"), 53, 1, 0});
+  line.dests.push_back({parse_ip("192.0.2.3"), 53, 1, 86'400'000'001'000});
+  Ancestry tree;
+  std::string user = "u", ts = "t", out;
+  append_json(&out, line, EventLine{tree, user, ts}, "e");
+  EXPECT_NE(out.find("\"duration\":0.000308,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"duration\":0.000000,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"duration\":86400.000001,"), std::string::npos) << out;
 }
 
 TEST(UdpSessionLine, TheSessionsErrorComesBeforeTheTreesOwn) {

@@ -1,17 +1,20 @@
 #include "probes/udp_session/session_book.h"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace pidtree {
 
 namespace {
 
-// Seconds with microseconds, as upstream's float.
-void append_seconds(std::string *out, double seconds) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.6f", seconds < 0 ? 0.0 : seconds);
-  out->append(buf);
+// Seconds with microseconds, as upstream's float ("2.000150").
+void append_seconds(std::string *out, uint64_t ns) {
+  append_json_number(out, ns / 1'000'000'000);
+  char frac[8];
+  uint64_t us = ns % 1'000'000'000 / 1000;
+  frac[0] = '.';
+  for (int i = 6; i >= 1; --i, us /= 10)
+    frac[i] = static_cast<char>('0' + us % 10);
+  out->append(frac, 7);
 }
 
 }  // namespace
@@ -39,7 +42,7 @@ void append_json(std::string *out, const UdpSessionLine &line,
     out->append(",\"port\":");
     append_json_number(out, d.port);
     out->append(",\"duration\":");
-    append_seconds(out, d.duration_s);
+    append_seconds(out, d.duration_ns);
     out->append(",\"msg_count\":");
     append_json_number(out, d.msg_count);
     out->push_back('}');
@@ -113,7 +116,7 @@ SessionBook::Open &SessionBook::open_for(uint64_t key, const Made *fallback) {
 
 SessionBook::Made SessionBook::line(Open &open, const UdpSessionRecord &r,
                                     uint64_t end_ns, bool interim,
-                                    const std::string &error) {
+                                    const std::string &error, bool last) {
   Made made;
   UdpSessionLine &l = made.line;
   l.first_ns = r.first_ns;
@@ -128,6 +131,8 @@ SessionBook::Made SessionBook::line(Open &open, const UdpSessionRecord &r,
   l.interim = interim;
   l.error = error;
   for (const UdpDest &d : r.dests) {
+    if (d.slot >= open.reported.size())
+      continue;  // not from the kernel's slots
     uint64_t &reported = open.reported[d.slot];
     uint64_t delta = d.msg_count > reported ? d.msg_count - reported : 0;
     reported = std::max(reported, d.msg_count);
@@ -138,12 +143,10 @@ SessionBook::Made SessionBook::line(Open &open, const UdpSessionRecord &r,
                              [&](const UdpSessionLine::Dest &x) {
                                return x.port == d.port && x.addr == d.addr;
                              });
-    double duration =
-        static_cast<double>(end_ns > d.first_ns ? end_ns - d.first_ns : 0) /
-        1e9;
+    uint64_t duration = end_ns > d.first_ns ? end_ns - d.first_ns : 0;
     if (same != l.dests.end()) {
       same->msg_count += delta;
-      same->duration_s = std::max(same->duration_s, duration);
+      same->duration_ns = std::max(same->duration_ns, duration);
     } else {
       l.dests.push_back({d.addr, d.port, delta, duration});
     }
@@ -153,15 +156,21 @@ SessionBook::Made SessionBook::line(Open &open, const UdpSessionRecord &r,
                      : 0;
   open.reported_other = std::max(open.reported_other, r.other_msgs);
   open.last_line_ns = end_ns;
-  made.tree = Ancestry(open.tree);
-  made.username = open.username;
+  // The session's last line takes its tree; the others share it.
+  if (last) {
+    made.tree = std::move(open.tree);
+    made.username = std::move(open.username);
+  } else {
+    made.tree = Ancestry(open.tree);
+    made.username = open.username;
+  }
   return made;
 }
 
 SessionBook::Made SessionBook::end(const UdpSessionEvent &ev,
                                    const Made *fallback) {
   Open &o = open_for(ev.key, fallback);
-  Made made = line(o, ev.record, ev.ts_boot_ns, false, "");
+  Made made = line(o, ev.record, ev.ts_boot_ns, false, "", true);
   open_.erase(ev.key);
   return made;
 }
@@ -173,9 +182,9 @@ std::optional<SessionBook::Made> SessionBook::scanned(
     // stops (an interim line: the session goes on unseen).
     const bool stopped = ev.why == UdpSessionScanned::Why::kStopped;
     Open &o = open_for(ev.key, fallback);
-    Made made =
-        line(o, ev.record, ev.ts_boot_ns, stopped,
-             stopped ? "tracer_stopped" : "session_max_duration_exceeded");
+    Made made = line(
+        o, ev.record, ev.ts_boot_ns, stopped,
+        stopped ? "tracer_stopped" : "session_max_duration_exceeded", true);
     open_.erase(ev.key);
     return made;
   }
@@ -192,7 +201,7 @@ std::optional<SessionBook::Made> SessionBook::scanned(
   Open &o = open_for(ev.key, fallback);
   if (it == open_.end())
     o.last_line_ns = last;
-  Made made = line(o, ev.record, ev.ts_boot_ns, true, "");
+  Made made = line(o, ev.record, ev.ts_boot_ns, true, "", false);
   if (made.line.dests.empty() && made.line.other_msgs == 0)
     return std::nullopt;  // nothing new since the last line
   return made;

@@ -5,6 +5,7 @@
 // was sent. Times are the events' (boot clock): no clock of its own.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -25,8 +26,8 @@ struct UdpSessionLine {
   struct Dest {
     IpAddress addr;
     uint16_t port = 0;
-    uint64_t msg_count = 0;  // in this line's period
-    double duration_s = 0;   // from the first message to it until end_ns
+    uint64_t msg_count = 0;    // in this line's period
+    uint64_t duration_ns = 0;  // from the first message to it until end_ns
   };
   uint64_t first_ns = 0;  // the session's first send
   uint64_t end_ns = 0;    // this line's moment
@@ -89,12 +90,13 @@ class SessionBook {
     Ancestry tree;
     std::string username;
     uint64_t last_line_ns = 0;
-    std::unordered_map<size_t, uint64_t> reported;  // by dest slot
+    std::array<uint64_t, PIDTREE_UDP_MAX_DESTS> reported{};  // by dest slot
     uint64_t reported_other = 0;
     uint64_t seq = 0;
   };
+  // `last`: the session ends with this line (its tree moves out).
   Made line(Open &open, const UdpSessionRecord &record, uint64_t end_ns,
-            bool interim, const std::string &error);
+            bool interim, const std::string &error, bool last);
   Open &open_for(uint64_t key, const Made *fallback);
 
   uint64_t interim_due_ns_;

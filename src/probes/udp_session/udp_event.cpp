@@ -1,5 +1,6 @@
 #include "probes/udp_session/udp_event.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "probes/record.h"
@@ -61,10 +62,19 @@ std::optional<UdpSessionEvent> decode_udp_session_event(const void *data,
   ev.comm = record_comm(raw.comm);
   if (!ev.end)
     return ev;
-  if (size < sizeof(pidtree_udp_event))
+  // The record up to its last claimed destination: the event is as long
+  // as its count of destinations says, no shorter.
+  constexpr size_t kBody = offsetof(pidtree_udp_session, dests);
+  if (size < kHead + kBody || size > sizeof(pidtree_udp_event))
     return std::nullopt;
+  // Only what came is copied; parsing reads no further (the claimed
+  // destinations, checked next).
   std::memcpy(&raw.session, static_cast<const char *>(data) + kHead,
-              sizeof(raw.session));
+              size - kHead);
+  uint64_t claimed =
+      std::min<uint64_t>(raw.session.ndests, PIDTREE_UDP_MAX_DESTS);
+  if (size < kHead + kBody + claimed * sizeof(pidtree_udp_dest))
+    return std::nullopt;
   auto record = parse_udp_session(raw.session);
   if (!record)
     return std::nullopt;
