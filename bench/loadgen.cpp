@@ -19,6 +19,23 @@
 //     no two workers ever want the same port: explicit binds, each one a
 //     net_listen event.
 //
+//   loadgen udp --addr A --port P [--per-socket K] [--receive] [--workers N]
+//               [--duration S | --count C] [--pin]
+//     N workers each send one-byte datagrams to A:P with sendto(), K per
+//     socket (socket, K sends, close: K 1 is a resolver's one socket per
+//     query); K 0 (the default) keeps one socket per worker for the whole
+//     run. --receive binds A:P first (and never reads it), so no "port
+//     unreachable" is made for each datagram. done counts the sends.
+//
+//   loadgen tcp-stream --addr A --port P [--size B] [--workers N] ...
+//     Each worker connects to a listener of its own on A:P+worker, accepts,
+//     then loops a write() of B bytes (default 64) and the read() of them
+//     at the other end: a stream of small writes. done counts the writes.
+//
+//   loadgen tcp-accept --addr A --port P [--workers N] ...
+//     Each worker loops socket + connect + accept + close of both against a
+//     listener of its own on A:P+worker. done counts the accepts.
+//
 //   loadgen spawn --count N [--workers W] -- PROGRAM [ARGS...]
 //     W workers (default 2) fork + exec + wait PROGRAM, N times in all.
 //
@@ -33,6 +50,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -66,6 +84,10 @@ void on_signal(int) { g_stop = 1; }
       "[--duration S | --count C] [--pin] [--interval-us U]\n"
       "       loadgen bind --addr A --port P [--ports K] [--workers N] "
       "[--duration S | --count C] [--pin]\n"
+      "       loadgen udp --addr A --port P [--per-socket K] [--receive] "
+      "[--workers N] [--duration S | --count C] [--pin]\n"
+      "       loadgen tcp-stream|tcp-accept --addr A --port P [--size B] "
+      "[--workers N] [--duration S | --count C] [--pin]\n"
       "       loadgen spawn --count N [--workers W] -- PROGRAM "
       "[ARGS...]\n"
       "       loadgen syscall [--workers N] --duration S\n",
@@ -122,6 +144,9 @@ struct Config {
   bool pin = false;
   long interval_us = 0;
   int ports = 100;              // bind: ports per worker
+  uint64_t per_socket = 0;      // udp: sends per socket, 0 = one socket
+  bool receive = false;         // udp: bind the destination first
+  size_t size = 64;             // tcp-stream: bytes per write
   std::vector<char *> program;  // spawn: argv, null-terminated
 };
 
@@ -163,6 +188,125 @@ bool bind_once(const Target &t, uint16_t port, int *err) {
   return false;
 }
 
+// What a worker keeps between iterations: its UDP socket, its TCP
+// listener and stream.
+struct WorkerState {
+  int fd = -1;         // udp: the socket in use
+  uint64_t on_fd = 0;  // udp: sends on it so far
+  int listener = -1;   // tcp-*: the worker's own listener
+  int client = -1;     // tcp-stream: both ends
+  int server = -1;
+  std::vector<char> buf;
+  ~WorkerState() {
+    for (int f : {fd, listener, client, server})
+      if (f >= 0)
+        close(f);
+  }
+};
+
+// One datagram; a new socket first when the last one has had its share.
+bool udp_once(const Config &cfg, const Target &t, WorkerState *st, int *err) {
+  if (st->fd < 0) {
+    st->fd = socket(t.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (st->fd < 0) {
+      *err = errno;
+      return false;
+    }
+  }
+  ssize_t rc = sendto(st->fd, "u", 1, 0,
+                      reinterpret_cast<const sockaddr *>(&t.addr), t.len);
+  int e = errno;
+  if (cfg.per_socket != 0 && ++st->on_fd >= cfg.per_socket) {
+    close(st->fd);
+    st->fd = -1;
+    st->on_fd = 0;
+  }
+  if (rc == 1)
+    return true;
+  *err = e;
+  return false;
+}
+
+Target with_port(const Target &t, int port) {
+  Target out = t;
+  if (t.family == AF_INET)
+    reinterpret_cast<sockaddr_in *>(&out.addr)->sin_port =
+        htons(static_cast<uint16_t>(port));
+  else
+    reinterpret_cast<sockaddr_in6 *>(&out.addr)->sin6_port =
+        htons(static_cast<uint16_t>(port));
+  return out;
+}
+
+// The worker's listener on its own port (and, for a stream, both ends of
+// one connection); false with errno in *err.
+bool tcp_setup(const Config &cfg, const Target &t, WorkerState *st, int *err) {
+  st->listener = socket(t.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (st->listener < 0 ||
+      setsockopt(st->listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) !=
+          0 ||
+      bind(st->listener, reinterpret_cast<const sockaddr *>(&t.addr), t.len) !=
+          0 ||
+      listen(st->listener, 128) != 0) {
+    *err = errno;
+    return false;
+  }
+  if (cfg.mode != "tcp-stream")
+    return true;
+  st->client = socket(t.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (st->client < 0 ||
+      connect(st->client, reinterpret_cast<const sockaddr *>(&t.addr), t.len) !=
+          0 ||
+      (st->server = accept4(st->listener, nullptr, nullptr, SOCK_CLOEXEC)) <
+          0) {
+    *err = errno;
+    return false;
+  }
+  setsockopt(st->client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  st->buf.assign(cfg.size, 's');
+  return true;
+}
+
+// One small write, and its read at the other end.
+bool stream_once(WorkerState *st, int *err) {
+  size_t n = st->buf.size();
+  if (write(st->client, st->buf.data(), n) != static_cast<ssize_t>(n)) {
+    *err = errno;
+    return false;
+  }
+  for (size_t got = 0; got < n;) {
+    ssize_t r = read(st->server, st->buf.data() + got, n - got);
+    if (r <= 0) {
+      *err = r < 0 ? errno : EPIPE;
+      return false;
+    }
+    got += static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// One connection made, accepted and closed at both ends.
+bool accept_once(const Target &t, WorkerState *st, int *err) {
+  int fd = socket(t.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = errno;
+    return false;
+  }
+  int rc = connect(fd, reinterpret_cast<const sockaddr *>(&t.addr), t.len);
+  int e = errno;
+  int a = rc == 0 ? accept4(st->listener, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+  if (rc == 0 && a < 0)
+    e = errno;
+  if (a >= 0)
+    close(a);
+  close(fd);
+  if (a >= 0)
+    return true;
+  *err = e;
+  return false;
+}
+
 bool spawn_once(const Config &cfg, int *err) {
   pid_t pid = fork();
   if (pid < 0) {
@@ -197,9 +341,19 @@ void work(const Config &cfg, const Target &target, double deadline,
   const bool connect_mode = cfg.mode == "connect";
   const bool syscall_mode = cfg.mode == "syscall";
   const bool bind_mode = cfg.mode == "bind";
+  const bool udp_mode = cfg.mode == "udp";
+  const bool stream_mode = cfg.mode == "tcp-stream";
+  const bool accept_mode = cfg.mode == "tcp-accept";
   const int first_port = cfg.port + worker * cfg.ports;
   uint64_t done = 0, errors = 0;
   int last_errno = 0;
+  WorkerState st;
+  const Target own = with_port(target, cfg.port + worker);
+  if ((stream_mode || accept_mode) && !tcp_setup(cfg, own, &st, &last_errno)) {
+    slot->errors = 1;
+    slot->last_errno = last_errno;
+    return;
+  }
   timespec pause{cfg.interval_us / 1000000, (cfg.interval_us % 1000000) * 1000};
   for (uint64_t i = 0; !g_stop; ++i) {
     if (share != 0 && done + errors >= share)
@@ -214,6 +368,9 @@ void work(const Config &cfg, const Target &target, double deadline,
             ? bind_once(target,
                         static_cast<uint16_t>(first_port + i % cfg.ports), &err)
         : syscall_mode ? syscall_once()
+        : udp_mode     ? udp_once(cfg, target, &st, &err)
+        : stream_mode  ? stream_once(&st, &err)
+        : accept_mode  ? accept_once(own, &st, &err)
                        : spawn_once(cfg, &err);
     if (ok) {
       ++done;
@@ -238,8 +395,11 @@ Config parse(int argc, char **argv) {
   Config cfg;
   cfg.mode = argv[1];
   if (cfg.mode != "connect" && cfg.mode != "bind" && cfg.mode != "spawn" &&
-      cfg.mode != "syscall")
-    usage("mode must be connect, bind, spawn or syscall");
+      cfg.mode != "syscall" && cfg.mode != "udp" && cfg.mode != "tcp-stream" &&
+      cfg.mode != "tcp-accept")
+    usage(
+        "mode must be connect, bind, udp, tcp-stream, tcp-accept, spawn or "
+        "syscall");
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -263,6 +423,12 @@ Config parse(int argc, char **argv) {
       cfg.interval_us = std::atol(value().c_str());
     else if (a == "--ports")
       cfg.ports = std::atoi(value().c_str());
+    else if (a == "--per-socket")
+      cfg.per_socket = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--receive")
+      cfg.receive = true;
+    else if (a == "--size")
+      cfg.size = std::strtoul(value().c_str(), nullptr, 10);
     else if (a == "--") {
       for (++i; i < argc; ++i)
         cfg.program.push_back(argv[i]);
@@ -279,6 +445,14 @@ Config parse(int argc, char **argv) {
     if (cfg.addr.empty() || cfg.port < 1 || cfg.ports < 1 ||
         cfg.port + workers * cfg.ports - 1 > 65535)
       usage("bind needs --addr and --port, and its ports within 1-65535");
+  } else if (cfg.mode == "udp" || cfg.mode == "tcp-stream" ||
+             cfg.mode == "tcp-accept") {
+    int workers = cfg.workers == 0 ? 1 : cfg.workers;
+    if (cfg.addr.empty() || cfg.port < 1 || cfg.port + workers - 1 > 65535)
+      usage((cfg.mode + " needs --addr and --port, its ports within 1-65535")
+                .c_str());
+    if (cfg.size < 1 || cfg.size > 65536)
+      usage("--size must be 1-65536");
   } else if (cfg.mode == "spawn") {
     if (cfg.program.empty())
       usage("spawn needs -- PROGRAM");
@@ -296,8 +470,20 @@ Config parse(int argc, char **argv) {
 int main(int argc, char **argv) {
   Config cfg = parse(argc, argv);
   Target target;
-  if (cfg.mode == "connect" || cfg.mode == "bind")
+  if (!cfg.addr.empty())
     target = parse_target(cfg.addr, cfg.port);
+  // udp --receive: the destination bound here, never read (datagrams past
+  // its buffer are dropped, no ICMP made); open until the workers end.
+  int receiver = -1;
+  if (cfg.mode == "udp" && cfg.receive) {
+    receiver = socket(target.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (receiver < 0 ||
+        bind(receiver, reinterpret_cast<const sockaddr *>(&target.addr),
+             target.len) != 0) {
+      std::perror("loadgen: --receive");
+      return 1;
+    }
+  }
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -379,6 +565,8 @@ int main(int argc, char **argv) {
     if (slots[w].last_errno)
       last_errno = slots[w].last_errno;
   }
+  if (receiver >= 0)
+    close(receiver);
   double secs = end - start;
   // CPU (user + system) of the workers, and of what they ran and waited for.
   rusage ru{};

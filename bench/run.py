@@ -79,6 +79,12 @@ TARGETS = {
     "rss_mb": 80.0,
     "bind_ratio": 0.95,
     "listen_rss_mb": 30.0,
+    "udp_filtered_ratio": 0.97,
+    "udp_one_socket_ratio": 0.95,
+    "udp_storm_ratio": 0.80,
+    "udp_cpu_us_per_session": 3.0,
+    "udp_tcp_ratio": 0.98,
+    "udp_rss_mb": 30.0,
 }
 
 
@@ -169,7 +175,7 @@ def foreign_processes():
                 comm = f.read().strip()
         except OSError:
             continue
-        if comm in ("pidtree-bcc", "loadgen"):
+        if comm in ("pidtree-bcc", "loadgen", "hook_floor"):
             try:
                 if os.getsid(int(entry)) in _owned_pids:
                     continue
@@ -603,7 +609,11 @@ def phase_on(args, ns, chain, addr, tag, storm=None):
     quiet = wait_quiet(args)
     out_path = os.path.join(args.workdir, "events-%s.jsonl" % tag)
     pattern = storm["pattern"]
-    tracer = Tracer(args, out_path, pattern, extra_args=storm["tracer_args"])
+    # A storm whose lines are checked one by one (storm["verify"]) writes
+    # them to a file.
+    verify = storm.get("verify")
+    tracer = Tracer(args, out_path, None if verify else pattern,
+                    extra_args=storm["tracer_args"])
     startup = tracer.wait_ready()
     time.sleep(args.settle)
     c0, t_idle0 = tracer.cpu(), time.monotonic()
@@ -643,6 +653,7 @@ def phase_on(args, ns, chain, addr, tag, storm=None):
         depths, sizes = sample_events(out_path, pattern)
         lost = max(last_lost_total(out_path), tracer.lost_total)
         out_bytes = os.path.getsize(out_path)
+        checked = verify(out_path) if verify else {}
         if not args.keep_output:
             os.unlink(out_path)
 
@@ -675,6 +686,8 @@ def phase_on(args, ns, chain, addr, tag, storm=None):
     if handled > 0:
         r["cpu_us_per_event"] = cpu_s / handled * 1e6
         r["cpu_us_per_event_minus_idle"] = (cpu_s - idle_s) / handled * 1e6
+    if tracer.sink_report is None:
+        r.update(checked)
     return r
 
 
@@ -825,6 +838,157 @@ def listen(args, ns, chain, results):
         rounds.append(row)
     starts = results.setdefault("listen_startup", [])
     startup(args, ns, starts, extra_args="-c " + shlex.quote(config))
+
+
+# udp_session's benchmark configurations: the probe alone (what its hooks
+# cost), with the storm's network filtered in the kernel, and all three
+# probes (start-up and memory).
+UDP_CONFIG = "udp_session:\n"
+UDP_FILTERED_CONFIG = UDP_CONFIG + """  filters:
+    - subnet_name: ten
+      network: 10.0.0.0/8
+"""
+ALL_CONFIG = """tcp_connect:
+net_listen:
+  protocols: [tcp, udp]
+udp_session:
+"""
+UDP_PORT = 5353
+TCP_PORT = 21000  # tcp-stream and tcp-accept: 21000, 21001, ... per worker
+
+
+def udp_sums(port):
+    """verify() for a storm's output file: the messages its udp_session
+    lines count to `port`, and the lines of each kind."""
+    def verify(path):
+        msgs = sessions = interim = untracked = bad = 0
+        with open(path, "rb") as f:
+            for raw in f:
+                try:
+                    rec = json.loads(raw)
+                except ValueError:
+                    bad += 1
+                    continue
+                if rec.get("type") == "udp_sessions_untracked":
+                    untracked += rec["count"]
+                if rec.get("probe") != "udp_session":
+                    continue
+                mine = [d["msg_count"] for d in rec["destinations"]
+                        if d["port"] == port]
+                if mine:
+                    sessions += 1
+                    interim += rec["interim"]
+                    msgs += sum(mine)
+        return {"udp_msgs": msgs, "udp_lines": sessions,
+                "udp_interim": interim, "udp_untracked": untracked,
+                "bad_lines": bad}
+    return verify
+
+
+def udp_storm(args, kind, config):
+    """What a udp phase runs. filtered/one_socket: one socket per worker,
+    many sends (to the filtered network, or reported); storm: one socket
+    per send; tcp_stream/tcp_accept: TCP traffic the probe's hooks must
+    not slow. Trailing sends (one socket each, on every CPU) follow each
+    storm so that a perf-buffer loss is reported."""
+    addr = FILTERED if kind == "filtered" else REPORTED
+    seconds = args.udp_duration
+    per_socket = 1 if kind == "storm" else 0
+    if kind.startswith("tcp_"):
+        cmd = [args.loadgen, kind.replace("_", "-"), "--addr", "127.0.0.1",
+               "--port", str(TCP_PORT), "--workers", str(args.workers),
+               "--duration", str(seconds)]
+    else:
+        cmd = [args.loadgen, "udp", "--addr", addr, "--port", str(UDP_PORT),
+               "--per-socket", str(per_socket), "--receive", "--workers",
+               str(args.workers), "--duration", str(seconds)]
+    trailing = [args.loadgen, "udp", "--addr", REPORTED, "--port",
+                str(UDP_PORT), "--per-socket", "1", "--workers", str(NCPU),
+                "--pin", "--count", str(NCPU * args.trailing)]
+    storm = {"cmd": cmd, "seconds": seconds, "trailing": trailing,
+             "pattern": '"daddr":"%s","port":%d,' % (REPORTED, UDP_PORT),
+             "tracer_args": "-c " + shlex.quote(config)}
+    if kind == "one_socket":
+        storm["verify"] = udp_sums(UDP_PORT)
+    return storm
+
+
+UDP_KINDS = ("filtered", "one_socket", "storm", "tcp_stream", "tcp_accept")
+# Loads also run under bench/hook_floor (the same hooks, programs that do
+# nothing): what the kernel charges for the hooks alone.
+FLOOR_KINDS = ("filtered", "tcp_stream", "tcp_accept")
+
+
+def phase_floor(args, ns, chain, storm):
+    """The storm with bench/hook_floor attached instead of the tracer."""
+    quiet = wait_quiet(args)
+    proc = subprocess.Popen([args.hook_floor], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    _owned_pids.add(proc.pid)
+    on_exit(lambda: kill_group(proc))
+    line = proc.stderr.readline().decode(errors="replace")
+    if "attached" not in line:
+        kill_group(proc)
+        raise RuntimeError("hook_floor did not attach: %s" % line.strip())
+    time.sleep(args.settle)
+    try:
+        load = run_load(args, ns, chain, storm["cmd"], storm["seconds"] + 120)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+    return {"floor": True, "rate": load["rate"], "done": load["done"],
+            "errors": load["errors"], "quiet": quiet}
+
+
+def udp(args, ns, chain, results):
+    """udp_session's figures: rounds of each UDP_KINDS load under the
+    chain, tracer off and on (the order alternating by round); then
+    start-ups with all three probes."""
+    config = os.path.join(args.workdir, "udp.yaml")
+    filtered = os.path.join(args.workdir, "udp-filtered.yaml")
+    every = os.path.join(args.workdir, "all.yaml")
+    for path, text in ((config, UDP_CONFIG), (filtered, UDP_FILTERED_CONFIG),
+                       (every, ALL_CONFIG)):
+        with open(path, "w") as f:
+            f.write(text)
+    rounds = results.setdefault("udp", [])
+    for rnd in range(args.udp_rounds):
+        row = {}
+        for kind in UDP_KINDS:
+            storm = udp_storm(args, kind,
+                              filtered if kind == "filtered" else config)
+            order = ("off", "floor", "on") if kind in FLOOR_KINDS else (
+                "off", "on")
+            if rnd % 2:
+                order = order[::-1]
+            for state in order:
+                log("udp round %d/%d: %s, tracer %s" %
+                    (rnd + 1, args.udp_rounds, kind, state))
+                addr = FILTERED if kind == "filtered" else REPORTED
+                if state == "floor":
+                    res = phase_floor(args, ns, chain, storm)
+                elif state == "off":
+                    res = phase_off(args, ns, chain, addr, storm)
+                else:
+                    res = phase_on(args, ns, chain, addr,
+                                   "udp-%s-%d" % (kind, rnd), storm)
+                row["%s_%s" % (kind, state)] = res
+                msg = "  %.0f per second" % res["rate"]
+                if state == "on":
+                    msg += ", written %d (made %d), lost %d" % (
+                        res["delivered"], res["made"], res["lost"])
+                    if "udp_msgs" in res:
+                        msg += ", messages counted %d" % res["udp_msgs"]
+                    if kind == "storm":
+                        msg += ", %.2f us CPU/session" % res.get(
+                            "cpu_us_per_event", float("nan"))
+                log(msg)
+        rounds.append(row)
+    starts = results.setdefault("all_startup", [])
+    startup(args, ns, starts, extra_args="-c " + shlex.quote(every))
 
 
 SYSCALL_MODES = (("off", None), ("table", "--ancestry table"),
@@ -1289,6 +1453,97 @@ def report(args, results):
             (rss, med([s["rss_anon_kb"] for s in lstarts]) / 1024,
              med([s["rss_file_kb"] for s in lstarts]) / 1024,
              TARGETS["listen_rss_mb"], verdict(rss < TARGETS["listen_rss_mb"])))
+    urounds = results.get("udp") or []
+    if urounds:
+        def ratios(kind):
+            return [r[kind + "_on"]["rate"] / r[kind + "_off"]["rate"]
+                    for r in urounds]
+
+        def ratio_row(kind, what, target):
+            rr = ratios(kind)
+            add("| udp_session: %s (%d rounds of %g s) | %s | %s | %s on/off "
+                "(rounds %s–%s) | ≥ %.0f%% | %s |" %
+                (what, len(urounds), args.udp_duration,
+                 fmt_n(med([r[kind + "_off"]["rate"] for r in urounds])),
+                 fmt_n(med([r[kind + "_on"]["rate"] for r in urounds])),
+                 fmt_pct(med(rr)), fmt_pct(min(rr)), fmt_pct(max(rr)),
+                 100 * target, verdict(med(rr) >= target)))
+        def floor_row(kind):
+            floor = [r[kind + "_floor"]["rate"] / r[kind + "_off"]["rate"]
+                     for r in urounds]
+            own = [r[kind + "_on"]["rate"] / r[kind + "_floor"]["rate"]
+                   for r in urounds]
+            add("| … the same hooks with programs that return at once "
+                "(bench/hook_floor: the kernel's own cost of the hooks) | %s "
+                "| %s | %s floor/off (rounds %s–%s); udp_session's programs "
+                "on top: %s on/floor | | |" %
+                (fmt_n(med([r[kind + "_off"]["rate"] for r in urounds])),
+                 fmt_n(med([r[kind + "_floor"]["rate"] for r in urounds])),
+                 fmt_pct(med(floor)), fmt_pct(min(floor)),
+                 fmt_pct(max(floor)), fmt_pct(med(own))))
+        ratio_row("filtered", "UDP sends/s to a destination filtered in the "
+                  "kernel (a socket per worker)",
+                  TARGETS["udp_filtered_ratio"])
+        floor_row("filtered")
+        ratio_row("one_socket", "UDP sends/s, reported, a socket per worker "
+                  "(counted in the kernel)", TARGETS["udp_one_socket_ratio"])
+        one = [r["one_socket_on"] for r in urounds]
+        add("| udp_session: one socket, many sends: messages sent / counted "
+            "in its lines (every round) | | | %s / %s (%s) | exact | %s |" %
+            (fmt_n(med([r["made"] for r in one])),
+             fmt_n(med([r.get("udp_msgs", 0) for r in one])),
+             "exact in %d of %d rounds" % (
+                 sum(r.get("udp_msgs") == r["made"] for r in one), len(one)),
+             verdict(all(r.get("udp_msgs") == r["made"] and
+                         r.get("udp_untracked") == 0 for r in one))))
+        ratio_row("storm", "sessions/s, one socket per send (a resolver's "
+                  "pattern: every send a session and a line)",
+                  TARGETS["udp_storm_ratio"])
+        storm = [r["storm_on"] for r in urounds]
+        add("| udp_session: sessions made / written, lost (kernel count) | | "
+            "| %s / %s, lost %s (max %s) | all, 0 | %s |" %
+            (fmt_n(med([r["made"] for r in storm])),
+             fmt_n(med([r["delivered"] for r in storm])),
+             fmt_n(med([r["lost"] for r in storm])),
+             fmt_n(max(r["lost"] for r in storm)),
+             verdict(all(r["delivered"] >= r["made"] and r["lost"] == 0
+                         for r in storm))))
+        cpu = med([r.get("cpu_us_per_event") for r in storm]) or 0
+        add("| udp_session: tracer CPU (user+sys) per session | | | %.2f µs "
+            "(%.2f µs without idle); ~%s B/line | ≤ %.0f µs | %s |" %
+            (cpu, med([r.get("cpu_us_per_event_minus_idle")
+                       for r in storm]) or 0,
+             fmt_n(med([r["line_bytes"] for r in storm
+                        if r.get("line_bytes")]) or 0),
+             TARGETS["udp_cpu_us_per_session"],
+             verdict(cpu <= TARGETS["udp_cpu_us_per_session"])))
+        ratio_row("tcp_stream", "TCP writes/s of 64 B on loopback (unrelated "
+                  "traffic: sock_send_length runs for each)",
+                  TARGETS["udp_tcp_ratio"])
+        floor_row("tcp_stream")
+        ratio_row("tcp_accept", "TCP connect + accept + close/s on loopback "
+                  "(unrelated: the release hook runs for each socket)",
+                  TARGETS["udp_tcp_ratio"])
+        floor_row("tcp_accept")
+        rss = max(r["rss_after_kb"] for r in storm) / 1024
+        add("| udp_session: RSS after the session storm | | | %.1f MB | < "
+            "%.0f MB | %s |" % (rss, TARGETS["udp_rss_mb"],
+                                verdict(rss < TARGETS["udp_rss_mb"])))
+    astarts = results.get("all_startup") or []
+    if astarts:
+        ready = med([s["ready_s"] for s in astarts])
+        rss = med([s["rss_kb"] for s in astarts]) / 1024
+        add("| start-up with all three probes (tcp_connect, net_listen, "
+            "udp_session): exec → ready line (%d starts) | | | %.2f s "
+            "(%.2f–%.2f) | < %.1f s | %s |" %
+            (len(astarts), ready, min(s["ready_s"] for s in astarts),
+             max(s["ready_s"] for s in astarts), TARGETS["startup_s"],
+             verdict(ready < TARGETS["startup_s"])))
+        add("| RSS once running with all three probes, idle | | | %.1f MB "
+            "(anon %.1f, file %.1f) | < %.0f MB | %s |" %
+            (rss, med([s["rss_anon_kb"] for s in astarts]) / 1024,
+             med([s["rss_file_kb"] for s in astarts]) / 1024,
+             TARGETS["udp_rss_mb"], verdict(rss < TARGETS["udp_rss_mb"])))
     add("")
     add("Ratios are per round (off and on back to back, order alternating), "
         "then the median. \"Written\" counts the tracer's output lines for "
@@ -1455,13 +1710,17 @@ def main():
     p.add_argument("--tracer-args", default="",
                    help="extra tracer arguments, e.g. '--perf-pages 1024'")
     p.add_argument("--phases",
-                   default="throughput,syscalls,startup,memory,listen",
+                   default="throughput,syscalls,startup,memory,listen,udp",
                    help="comma-separated subset of throughput,syscalls,"
-                        "startup,memory,listen")
+                        "startup,memory,listen,udp")
     p.add_argument("--listen-rounds", type=int, default=11,
                    help="rounds of UDP bind storms (listen phase)")
     p.add_argument("--bind-duration", type=float, default=5.0,
                    help="seconds per bind storm")
+    p.add_argument("--udp-rounds", type=int, default=7,
+                   help="rounds of each udp_session load (udp phase)")
+    p.add_argument("--udp-duration", type=float, default=5.0,
+                   help="seconds per udp_session load")
     p.add_argument("--syscall-seconds", type=float, default=2.0,
                    help="seconds of getppid() per tracer mode and round")
     p.add_argument("--profile", action="store_true",
@@ -1495,6 +1754,7 @@ def main():
         args.filtered_duration = 1.0
         args.settle, args.idle, args.profile_duration = 0.5, 1.0, 2.0
         args.listen_rounds, args.bind_duration = 1, 2.0
+        args.udp_rounds, args.udp_duration = 1, 2.0
         args.syscall_seconds = 1.0
     args.binary = os.path.abspath(args.binary)
     if args.loadgen is None:
@@ -1503,7 +1763,9 @@ def main():
     # The chain of shells runs loadgen from its own directory.
     args.loadgen = os.path.abspath(args.loadgen)
     args.sink = os.path.join(os.path.dirname(args.loadgen), "sink")
-    for path in (args.binary, args.loadgen, args.sink):
+    args.hook_floor = os.path.join(os.path.dirname(args.loadgen),
+                                   "hook_floor")
+    for path in (args.binary, args.loadgen, args.sink, args.hook_floor):
         if not os.access(path, os.X_OK):
             sys.exit("not found: %s (build first: see bench/README.md)" % path)
     if os.geteuid() != 0:
@@ -1552,6 +1814,8 @@ def main():
             results["memory"] = memory(args, ns, chain)
         if "listen" in phases:
             listen(args, ns, chain, results)
+        if "udp" in phases:
+            udp(args, ns, chain, results)
         if args.profile:
             results["profile"] = profile(args, ns, chain)
     except BaseException as e:

@@ -223,6 +223,88 @@ class TestListenReport(unittest.TestCase):
         self.assertIn("**pass**", rss)
 
 
+class TestUdpReport(unittest.TestCase):
+    def test_udp_rounds_floor_and_all_probes_startup(self):
+        """The udp phase's rows: each load's median ratio against its
+        target, the floor of the hooks and what udp_session adds on top,
+        exact counts of the one-socket load, the storm's lost sessions and
+        CPU per session, and start-up with all three probes."""
+        rounds = []
+        for i, (filt, floor, storm) in enumerate(
+                ((0.88, 0.90, 0.62), (0.90, 0.92, 0.66), (0.86, 0.88, 0.64))):
+            row = {}
+            for kind, on in (("filtered", filt), ("one_socket", 0.96),
+                             ("storm", storm), ("tcp_stream", 0.97),
+                             ("tcp_accept", 0.99)):
+                row[kind + "_off"] = phase(100000.0)
+                row[kind + "_on"] = reported_on(100000.0 * on)
+                if kind in ("filtered", "tcp_stream", "tcp_accept"):
+                    row[kind + "_floor"] = phase(100000.0 * floor)
+            row["one_socket_on"].update(udp_msgs=100 if i else 99,
+                                        udp_untracked=0)
+            row["storm_on"]["cpu_us_per_event"] = 2.5
+            rounds.append(row)
+        starts = [{"ready_s": r, "rss_kb": 27 * 1024, "rss_anon_kb": 18 * 1024,
+                   "rss_file_kb": 9 * 1024, "hwm_kb": 100 * 1024,
+                   "first_event_s": 0.5} for r in (0.6, 0.7, 0.65)]
+        args = argparse.Namespace(
+            duration=10.0, filtered_duration=3.0, workers=2, tracer_args="",
+            tracer_output="pipe", workdir_base="/dev/shm", max_busy=25,
+            trailing=4, quiet_wait=120, profile_duration=5.0,
+            udp_duration=5.0)
+        text = run.report(args, {"command": "bench/run.py", "date": "d",
+                                 "version": "v", "stale_sources": [],
+                                 "udp": rounds, "all_startup": starts})
+        rows = [l for l in text.splitlines() if l.startswith("| ")]
+
+        def row(prefix, n=0):
+            return [l for l in rows if l.split("|")[1].strip().startswith(
+                prefix)][n]
+        filtered = row("udp_session: UDP sends/s to a destination filtered")
+        self.assertIn("88.0% on/off (rounds 86.0%–90.0%)", filtered)
+        self.assertIn("**FAIL**", filtered)
+        floor = row("… the same hooks")
+        self.assertIn("90.0% floor/off (rounds 88.0%–92.0%)", floor)
+        self.assertIn("97.8% on/floor", floor)
+        one = row("udp_session: one socket, many sends")
+        self.assertIn("exact in 2 of 3 rounds", one)
+        self.assertIn("**FAIL**", one)
+        self.assertIn("64.0% on/off", row("udp_session: sessions/s"))
+        self.assertIn("lost 0 (max 0)", row("udp_session: sessions made"))
+        cpu = row("udp_session: tracer CPU")
+        self.assertIn("2.50 µs", cpu)
+        self.assertIn("**pass**", cpu)
+        self.assertIn("97.0% on/off", row("udp_session: TCP writes/s"))
+        self.assertIn("99.0% on/off", row("udp_session: TCP connect"))
+        start = row("start-up with all three probes")
+        self.assertIn("0.65 s (0.60–0.70)", start)
+        self.assertIn("**pass**", start)
+        self.assertIn("27.0 MB", row("RSS once running with all three"))
+
+
+class TestUdpSums(unittest.TestCase):
+    def test_counts_messages_to_the_port_and_typed_lines(self):
+        lines = [
+            {"probe": "udp_session", "interim": True, "destinations": [
+                {"daddr": "a", "port": 53, "duration": 1, "msg_count": 5},
+                {"daddr": "a", "port": 54, "duration": 1, "msg_count": 7}]},
+            {"probe": "udp_session", "interim": False, "destinations": [
+                {"daddr": "a", "port": 53, "duration": 1, "msg_count": 2}]},
+            {"probe": "udp_session", "interim": False, "destinations": [
+                {"daddr": "a", "port": 54, "duration": 1, "msg_count": 1}]},
+            {"type": "udp_sessions_untracked", "count": 3, "total": 3},
+            {"probe": "tcp_connect", "port": 53}]
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl",
+                                         delete=False) as f:
+            for l in lines:
+                f.write(json.dumps(l) + "\n")
+            f.write("not json\n")
+        self.addCleanup(os.unlink, f.name)
+        self.assertEqual(run.udp_sums(53)(f.name), {
+            "udp_msgs": 7, "udp_lines": 2, "udp_interim": 1,
+            "udp_untracked": 3, "bad_lines": 1})
+
+
 class TestProbeShare(unittest.TestCase):
     def test_only_the_probes_symbols_count(self):
         text = "\n".join([
