@@ -218,7 +218,7 @@ TEST(UdpRecord, ShortOrForeignBytesAreRefused) {
   // An end without its claimed destinations, or without its record.
   EXPECT_FALSE(decode_udp_session_event(bytes.data(), bytes.size() - 1));
   EXPECT_FALSE(decode_udp_session_event(bytes.data(), 56 + 79));
-  // Longer than any record.
+  // Longer than any record and its padding.
   std::vector<uint8_t> longer(sizeof(pidtree_udp_event) + 8);
   std::memcpy(longer.data(), bytes.data(), bytes.size());
   EXPECT_FALSE(decode_udp_session_event(longer.data(), longer.size()));
@@ -232,6 +232,30 @@ TEST(UdpRecord, ShortOrForeignBytesAreRefused) {
   bad = bytes;
   reinterpret_cast<pidtree_udp_event *>(bad.data())->session.family = 1;
   EXPECT_FALSE(decode_udp_session_event(bad.data(), bad.size()));
+}
+
+TEST(UdpRecord, PaddingAfterTheRecordIsAccepted) {
+  // The perf buffer pads each sample, size field included, to 8 bytes: a
+  // session with all 16 slots arrives as 904 + 4 bytes, one slot as
+  // 184 + 4 (found at run time: 16 destinations were dropped as malformed).
+  for (int n : {1, PIDTREE_UDP_MAX_DESTS}) {
+    pidtree_udp_session s = raw_session();
+    for (int i = 0; i < n; ++i)
+      add_dest(&s, "198.51.100.7", static_cast<uint16_t>(1000 + i), 2, 1, 1);
+    if (n == PIDTREE_UDP_MAX_DESTS)
+      s.ndests = n + 4;  // four destinations found no slot
+    s.other_msgs = 4;
+    auto bytes = end_event_bytes(s, 1, 1);
+    const size_t sent = bytes.size();
+    ASSERT_EQ(sent, 56u + 80u + n * 48u);
+    bytes.resize(sent + (8 - (sent + 4) % 8) % 8, 0xee);
+    EXPECT_EQ((bytes.size() + 4) % 8, 0u);
+    auto got = decode_udp_session_event(bytes.data(), bytes.size());
+    ASSERT_TRUE(got.has_value()) << n;
+    EXPECT_EQ(got->record.dests.size(), static_cast<size_t>(n));
+    EXPECT_EQ(got->record.other_msgs, 4u);
+    EXPECT_EQ(got->record.dests.back().port, 1000 + n - 1);
+  }
 }
 
 TEST(UdpRecord, ClaimsBeyondTheBoundAndUnwrittenSlotsAreSkipped) {

@@ -1226,6 +1226,30 @@ class TestUdpSession(UdpCase):
             self.assertEqual(ev["proctree"][-1]["pid"], 1)
         self.on_each("udp", check)
 
+    def test_more_destinations_than_slots(self):
+        """20 destinations: the first 16 one by one, the rest counted in
+        other_destinations_msg_count (a full record is the longest event
+        there is: it came padded, and was once refused as malformed)."""
+        ports = [next_port() for _ in range(20)]
+        h, result = self.udp_helper([
+            "/".join("%s,%d,%d" % (V4_REPORTED, p, 2 if i == 0 else 1)
+                     for i, p in enumerate(ports)).join(["to:", ""])])
+        sock = result["sockets"][0]
+        self.assertEqual(sock["error"], "", result)
+        self.assertEqual(sock["sent"], 21, result)
+
+        def check(tracer, spec):
+            ev, = self.of_socket(tracer, h.pid, sock["sport"])
+            self.assert_session(ev, tracer, result, pid=h.pid,
+                                family="ipv4", error="", interim=False,
+                                other_destinations_msg_count=4)
+            want = {(V4_REPORTED, p): 1 for p in ports[:16]}
+            want[(V4_REPORTED, ports[0])] = 2
+            self.assertEqual(dest_counts([ev]), want)
+            self.assertEqual([d["port"] for d in ev["destinations"]],
+                             ports[:16])
+        self.on_each("udp", check)
+
     def test_connected_sends(self):
         """send() on connected sockets, IPv4 and IPv6, with receivers (no
         port unreachable back): counted against the connected destination

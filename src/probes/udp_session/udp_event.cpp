@@ -63,17 +63,19 @@ std::optional<UdpSessionEvent> decode_udp_session_event(const void *data,
   if (!ev.end)
     return ev;
   // The record up to its last claimed destination: the event is as long
-  // as its count of destinations says, no shorter.
+  // as its count of destinations says, no shorter. The perf buffer pads a
+  // sample (with its 4-byte size) to 8 bytes, so up to 7 bytes more come:
+  // a full record arrives as 908 bytes.
   constexpr size_t kBody = offsetof(pidtree_udp_session, dests);
-  if (size < kHead + kBody || size > sizeof(pidtree_udp_event))
+  if (size < kHead + kBody || size > sizeof(pidtree_udp_event) + 7)
     return std::nullopt;
-  // Only what came is copied; parsing reads no further (the claimed
-  // destinations, checked next).
-  std::memcpy(&raw.session, static_cast<const char *>(data) + kHead,
-              size - kHead);
+  // Only what came is copied, never the padding past a full record;
+  // parsing reads no further (the claimed destinations, checked next).
+  const size_t body = std::min(size - kHead, sizeof(raw.session));
+  std::memcpy(&raw.session, static_cast<const char *>(data) + kHead, body);
   uint64_t claimed =
       std::min<uint64_t>(raw.session.ndests, PIDTREE_UDP_MAX_DESTS);
-  if (size < kHead + kBody + claimed * sizeof(pidtree_udp_dest))
+  if (body < kBody + claimed * sizeof(pidtree_udp_dest))
     return std::nullopt;
   auto record = parse_udp_session(raw.session);
   if (!record)
