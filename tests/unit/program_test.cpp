@@ -254,6 +254,36 @@ TEST(NetListen, EveryCgroupProgramReturnsOneOnEveryPath) {
   }
 }
 
+TEST(UdpSession, EveryCgroupProgramReturnsOneOnEveryPath) {
+  // A cgroup program that returns 0 refuses the application's send (or
+  // the socket's release): each returns 1, or what its helper returns.
+  std::string src = bpf_source("udp_session.bpf.c");
+  ProgramShape shape = shape_for(Backend::kTracepoint);
+  shape.have_sock_send_length = true;
+  ProgramBuilder b = program_for(shape, {}, "udp_session:\n");
+  std::vector<std::string> functions;
+  for (const Hook &h : b.hooks())
+    if (h.type == HookType::kCgroup)
+      functions.push_back(h.function);
+  ASSERT_EQ(functions.size(), 3u);
+  const std::string helper = "udp_session_sendmsg";
+  functions.push_back(helper);
+  std::regex returns("\\breturn\\b([^;]*);");
+  for (const auto &f : functions) {
+    std::string body = function_body(src, f);
+    ASSERT_FALSE(body.empty()) << f;
+    int count = 0;
+    for (std::sregex_iterator it(body.begin(), body.end(), returns), end;
+         it != end; ++it, ++count) {
+      std::string value =
+          std::regex_replace(std::string((*it)[1]), std::regex("^\\s+"), "");
+      EXPECT_TRUE(value == "1" || value.rfind(helper + "(", 0) == 0)
+          << f << ": return " << value;
+    }
+    EXPECT_GT(count, 0) << f;
+  }
+}
+
 TEST(NetListen, KprobeBackendListensThroughInetListen) {
   ProgramBuilder b = program_for(shape_for(Backend::kKprobe), {},
                                  "net_listen:\n  protocols: [tcp, udp]\n");
