@@ -24,6 +24,23 @@ BPF_LPM_TRIE(filter_v6, struct pidtree_lpm_v6_key, struct pidtree_net_rule,
 BPF_F_TABLE("hash", u32, struct pidtree_port_bitmap, filter_rule_ports,
             2 * PIDTREE_MAX_NET_RULES, BPF_F_NO_PREALLOC);
 
+/* container_labels (bpf/event.h): which probes report each cgroup. */
+BPF_F_TABLE("hash", u64, u32, container_reports, PIDTREE_MAX_CGROUPS,
+            BPF_F_NO_PREALLOC);
+
+/* The calling task's audit login uid (task_struct.loginuid, at an offset
+ * from the kernel's BTF), or PIDTREE_NO_LOGINUID. */
+static __always_inline u32 pidtree_loginuid(void) {
+  u32 loginuid = PIDTREE_NO_LOGINUID;
+#if PIDTREE_LOGINUID_FROM_BTF
+  char *task = (char *)bpf_get_current_task();
+  if (bpf_probe_read_kernel(&loginuid, sizeof(loginuid),
+                            task + PIDTREE_TASK_LOGINUID) != 0)
+    loginuid = PIDTREE_NO_LOGINUID;
+#endif
+  return loginuid;
+}
+
 /* The calling task's identity and the time, into any event that has the
  * usual fields. */
 #define PIDTREE_FILL_TASK(ev, event_kind)                    \
@@ -34,8 +51,28 @@ BPF_F_TABLE("hash", u32, struct pidtree_port_bitmap, filter_rule_ports,
     (ev)->pid = pidtree_pid_tgid >> 32;                      \
     (ev)->tid = (u32)pidtree_pid_tgid;                       \
     (ev)->uid = (u32)bpf_get_current_uid_gid();              \
+    (ev)->loginuid = pidtree_loginuid();                     \
+    (ev)->cgroup_id = bpf_get_current_cgroup_id();           \
     bpf_get_current_comm(&(ev)->comm, sizeof((ev)->comm));   \
   } while (0)
+
+/* Returns 1 when probe `slot` has container_labels and the calling task's
+ * cgroup is known not to match them. A cgroup user space has not decided
+ * yet is passed on (it decides, and drops the event itself). */
+static __always_inline int pidtree_cgroup_dropped(
+    struct pidtree_probe_settings *st, u32 slot, u64 cgroup) {
+  if (!st || !(st->flags & PIDTREE_PROBE_CONTAINER_FILTER))
+    return 0;
+  u32 *reports = container_reports.lookup(&cgroup);
+  return reports && !((*reports >> slot) & 1);
+}
+
+static __always_inline int pidtree_container_dropped(
+    struct pidtree_probe_settings *st, u32 slot) {
+  if (!st || !(st->flags & PIDTREE_PROBE_CONTAINER_FILTER))
+    return 0;
+  return pidtree_cgroup_dropped(st, slot, bpf_get_current_cgroup_id());
+}
 
 static __always_inline struct pidtree_probe_settings *pidtree_settings(
     u32 slot) {

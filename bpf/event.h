@@ -21,6 +21,10 @@
 #define PIDTREE_EVENT_NET_LISTEN 6
 #define PIDTREE_EVENT_UDP_SESSION 7 /* a session's start, interim or end */
 
+/* The audit login uid (task_struct.loginuid) of a task that has none: not
+ * set by a login (pam_loginuid), or not read (no CONFIG_AUDIT, no BTF). */
+#define PIDTREE_NO_LOGINUID 0xffffffffu
+
 /* Every event starts with this, so user space can order and dispatch. */
 struct pidtree_event_header {
   __u64 ts_boot_ns;
@@ -42,6 +46,9 @@ struct pidtree_connect_event {
   __u8 saddr[16]; /* network order; IPv4 uses the first 4 bytes */
   __u8 daddr[16];
   char comm[PIDTREE_COMM_LEN];
+  __u32 loginuid; /* PIDTREE_NO_LOGINUID when none (or not read) */
+  __u32 reserved2;
+  __u64 cgroup_id; /* bpf_get_current_cgroup_id(): the task's cgroup v2 */
 };
 
 /* One TCP listen() or UDP bind(), in the context of the task that made
@@ -60,6 +67,9 @@ struct pidtree_listen_event {
   __u8 reserved[7];
   __u8 laddr[16]; /* network order; IPv4 uses the first 4 bytes */
   char comm[PIDTREE_COMM_LEN];
+  __u32 loginuid;
+  __u32 reserved2;
+  __u64 cgroup_id;
 };
 
 /* udp_session: a UDP socket's sends, counted in the kernel per
@@ -96,6 +106,9 @@ struct pidtree_udp_session {
   __u16 sport;  /* host byte order; 0 where not known */
   __u8 saddr[16];
   char comm[PIDTREE_COMM_LEN];
+  __u64 cgroup_id; /* the first sender's */
+  __u32 loginuid;
+  __u32 reserved;
   struct pidtree_udp_dest dests[PIDTREE_UDP_MAX_DESTS];
 };
 
@@ -110,8 +123,9 @@ struct pidtree_udp_event {
   __u32 tid;        /* of the same task */
   __u64 key;        /* the socket's address: the session's identity */
   __u32 uid;        /* of the same task */
-  __u32 reserved;
+  __u32 loginuid;   /* of the same task */
   char comm[PIDTREE_COMM_LEN];
+  __u64 cgroup_id; /* of the same task */
   /* END only, and only up to its last claimed destination (the event is
    * that much shorter). */
   struct pidtree_udp_session session;
@@ -131,7 +145,7 @@ struct pidtree_proc_event {
   __u32 ppid; /* FORK: the thread group that forked it */
   __u32 uid;  /* FORK (the forking process's), UID: real uid */
   __u32 flags;
-  __u32 reserved;
+  __u32 loginuid; /* FORK: the child's (inherited from its parent) */
 };
 
 /* argv is captured in the kernel at exec time, NUL separated and bounded:
@@ -149,7 +163,7 @@ struct pidtree_exec_event {
   __u32 uid;
   __u32 flags;    /* PIDTREE_EXEC_* */
   __u32 args_len; /* bytes of args that were sent */
-  __u32 reserved;
+  __u32 loginuid;
   /* Twice the kept size: lets the kernel copy a string of up to
    * PIDTREE_ARGS_SIZE bytes at any offset below PIDTREE_ARGS_SIZE; only
    * header + args_len bytes are sent. */
@@ -215,6 +229,18 @@ struct pidtree_probe_settings {
   __u32 flags;
   __u32 netns; /* a network namespace inode the flags refer to */
 };
+
+/* Any probe's flag: it reports only tasks of the cgroups that
+ * container_reports marks for it (its container_labels). */
+#define PIDTREE_PROBE_CONTAINER_FILTER 0x80000000u
+
+/* container_labels, enforced in the kernel: cgroup id (the inode of its
+ * cgroup v2 directory) -> a bit per probe slot (1 << PIDTREE_SLOT_*) that
+ * reports that cgroup's tasks, decided by user space from the container's
+ * labels, with PIDTREE_CGROUP_DECIDED. A cgroup not in the map yet (made
+ * since user space last looked) is passed on: user space decides then. */
+#define PIDTREE_CGROUP_DECIDED 0x80u
+#define PIDTREE_MAX_CGROUPS 65536
 
 /* net_listen's flags. */
 #define PIDTREE_LISTEN_SAME_NETNS 1     /* only sockets in `netns` */

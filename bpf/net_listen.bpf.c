@@ -40,7 +40,9 @@ static __always_inline void net_listen_submit(void *ctx,
     return;
   ev->netns = pidtree_sock_netns(sk);
   struct pidtree_probe_settings *st = pidtree_settings(PIDTREE_SLOT_NET_LISTEN);
-  if (st && (st->flags & PIDTREE_LISTEN_SAME_NETNS) && ev->netns != st->netns)
+  if ((st && (st->flags & PIDTREE_LISTEN_SAME_NETNS) &&
+       ev->netns != st->netns) ||
+      pidtree_container_dropped(st, PIDTREE_SLOT_NET_LISTEN))
     return;
   PIDTREE_FILL_TASK(ev, PIDTREE_EVENT_NET_LISTEN);
   events.perf_submit(ctx, ev, sizeof(*ev));
@@ -86,7 +88,8 @@ int net_listen_sock_ops(struct bpf_sock_ops *ctx) {
   if (!pidtree_filtered(PIDTREE_SLOT_NET_LISTEN, ev.family, ev.laddr,
                         ev.port) &&
       !(st && (st->flags & PIDTREE_LISTEN_SAME_NETNS) &&
-        ev.netns != st->netns))
+        ev.netns != st->netns) &&
+      !pidtree_cgroup_dropped(st, PIDTREE_SLOT_NET_LISTEN, ev.cgroup_id))
     events.perf_submit(ctx, &ev, sizeof(ev));
   return 1;
 }

@@ -3,7 +3,8 @@
  * Process events that feed user space's process table, so ancestry comes
  * from what the kernel saw rather than from /proc at some later moment:
  * new processes (task:task_newtask, threads skipped), exec with its argv,
- * and exits. The uid of each is taken at fork and exec.
+ * and exits. The uid and the audit login uid of each are taken at fork
+ * and exec.
  *
  * Where the argv comes from (PIDTREE_ARGV_FROM_MEMORY):
  * 1: at sched_process_exec, from the new program's memory, between
@@ -29,6 +30,8 @@ static __always_inline void pidtree_proc_submit(void *ctx, u32 kind, u32 pid,
   ev.ppid = ppid;
   ev.uid = (u32)bpf_get_current_uid_gid();
   ev.flags = flags;
+  /* A child starts with its parent's login uid. */
+  ev.loginuid = pidtree_loginuid();
   events.perf_submit(ctx, &ev, sizeof(ev));
 }
 
@@ -191,6 +194,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
   ev->kind = PIDTREE_EVENT_PROC_EXEC;
   ev->pid = bpf_get_current_pid_tgid() >> 32;
   ev->uid = (u32)bpf_get_current_uid_gid();
+  ev->loginuid = pidtree_loginuid();
   u32 len = ev->args_len;
   if (len > PIDTREE_ARGS_SIZE)
     len = PIDTREE_ARGS_SIZE;

@@ -56,7 +56,9 @@ int pidtree_return(struct pt_regs *ctx) {
     return 0;
   }
   if (pidtree_filtered(PIDTREE_SLOT_TCP_CONNECT, ev.family, ev.daddr,
-                       ev.dport))
+                       ev.dport) ||
+      pidtree_container_dropped(pidtree_settings(PIDTREE_SLOT_TCP_CONNECT),
+                                PIDTREE_SLOT_TCP_CONNECT))
     return 0;
   PIDTREE_FILL_TASK(&ev, PIDTREE_EVENT_TCP_CONNECT);
   events.perf_submit(ctx, &ev, sizeof(ev));

@@ -13,7 +13,9 @@ static __always_inline void tcp_connect_on_sock_state(
     void *ctx, const struct pidtree_sock_state *s) {
   if (s->newstate != PIDTREE_TCP_SYN_SENT ||
       pidtree_filtered(PIDTREE_SLOT_TCP_CONNECT, s->family, s->daddr,
-                       s->dport))
+                       s->dport) ||
+      pidtree_container_dropped(pidtree_settings(PIDTREE_SLOT_TCP_CONNECT),
+                                PIDTREE_SLOT_TCP_CONNECT))
     return;
   struct pidtree_connect_event ev = {};
   ev.family = s->family;

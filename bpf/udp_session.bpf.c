@@ -48,12 +48,16 @@ static __always_inline int udp_same_addr(const u8 *a, const u8 *b,
 
 /* The session of socket `key`, made (and its start sent) at its first
  * send; 0 when the map has no room (the send is then counted as
- * untracked). */
+ * untracked), or when the sender's container is not one that
+ * container_labels reports (no session at all). */
 static __always_inline struct pidtree_udp_session *udp_session_of(
     void *ctx, u64 key, u16 family, u16 sport, const u8 *saddr, u64 now) {
   struct pidtree_udp_session *s = udp_sessions.lookup(&key);
   if (s)
     return s;
+  if (pidtree_container_dropped(pidtree_settings(PIDTREE_SLOT_UDP_SESSION),
+                                PIDTREE_SLOT_UDP_SESSION))
+    return 0;
   u32 zero = 0;
   struct pidtree_udp_event *ev = udp_scratch.lookup(&zero);
   if (!ev)
@@ -66,6 +70,8 @@ static __always_inline struct pidtree_udp_session *udp_session_of(
   n->pid = pid_tgid >> 32;
   n->tid = (u32)pid_tgid;
   n->uid = (u32)bpf_get_current_uid_gid();
+  n->loginuid = pidtree_loginuid();
+  n->cgroup_id = bpf_get_current_cgroup_id();
   n->family = family;
   n->sport = sport;
   __builtin_memcpy(n->saddr, saddr, 16);
@@ -88,7 +94,8 @@ static __always_inline struct pidtree_udp_session *udp_session_of(
   ev->tid = n->tid;
   ev->key = key;
   ev->uid = n->uid;
-  ev->reserved = 0;
+  ev->loginuid = n->loginuid;
+  ev->cgroup_id = n->cgroup_id;
   __builtin_memcpy(ev->comm, n->comm, sizeof(ev->comm));
   events.perf_submit(ctx, ev, offsetof(struct pidtree_udp_event, session));
   return udp_sessions.lookup(&key);
@@ -262,7 +269,8 @@ int udp_session_release(struct bpf_sock *ctx) {
     ev->tid = (u32)pid_tgid;
     ev->key = key;
     ev->uid = (u32)bpf_get_current_uid_gid();
-    ev->reserved = 0;
+    ev->loginuid = pidtree_loginuid();
+    ev->cgroup_id = bpf_get_current_cgroup_id();
     bpf_get_current_comm(&ev->comm, sizeof(ev->comm));
     events.perf_submit(ctx, ev,
                        offsetof(struct pidtree_udp_event, session) + body);

@@ -2,8 +2,9 @@
 // probes' program, attach it, then poll until a signal or a closed output
 // ends the run. Each stage lives in its folder: config/ (flags, file,
 // reload), probes/ (the probes), kernel/ (program, loading, hooks),
-// pipeline/ (decode -> order -> ancestry -> output), process/ (the process
-// table), output/ (lines and the sink).
+// pipeline/ (decode -> order -> ancestry -> enrich -> output), process/
+// (the process table), enrich/ (containers, container_labels, plugins),
+// output/ (lines and the sink).
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,7 +19,10 @@
 #include "config/config.h"
 #include "config/config_reload.h"
 #include "config/options.h"
+#include "enrich/containers.h"
+#include "enrich/enricher.h"
 #include "kernel/bpf_program.h"
+#include "kernel/cgroup.h"
 #include "kernel/preflight.h"
 #include "kernel/shape.h"
 #include "output/output.h"
@@ -68,6 +72,17 @@ uint32_t own_netns() {
   struct stat st {};
   return stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino)
                                              : 0;
+}
+
+// Where the cgroup v2 tree is mounted ("" if nowhere): containers are
+// found there.
+std::string cgroup2_mount() {
+  std::string text;
+  bool cut = false;
+  if (pidtree::read_file("/proc/self/mountinfo", 1 << 22, &text, &cut) !=
+      pidtree::FileRead::kOk)
+    return "";
+  return pidtree::find_cgroup2_root(text);
 }
 
 int fail(const std::string &message, int code = 1) {
@@ -174,6 +189,7 @@ int main(int argc, char **argv) {
   ProcessTable table(opt.max_exited);
   ProcAncestry proc_ancestry(procfs, users);
   TableAncestry table_ancestry(table, procfs, users);
+  table_ancestry.set_loginuid_from_kernel(shape.task_loginuid.has_value());
   const bool use_table = opt.ancestry == AncestrySource::kTable;
   Tracer tracer(use_table ? static_cast<AncestryResolver &>(table_ancestry)
                           : proc_ancestry,
@@ -182,10 +198,32 @@ int main(int argc, char **argv) {
   for (EventStage *stage : probes->stages())
     tracer.add_stage(stage);
 
+  // The enrich stage: containers from the runtimes' state, each probe's
+  // container_labels and plugins (a plugin that cannot start is an error
+  // of the configuration).
+  const std::string cgroup_root = cgroup2_mount();
+  CgroupFs cgroups(cgroup_root);
+  RuntimeFiles runtimes(RuntimeFiles::Roots{});
+  ContainerRegistry containers(cgroups, runtimes);
+  Enricher enricher(cgroup_root.empty() ? nullptr : &containers);
+  {
+    std::vector<std::string> notes;
+    try {
+      enricher.configure(file_config, probes->slots(), &notes);
+    } catch (const std::exception &e) {
+      return fail(e.what(), 2);
+    }
+    for (const auto &note : notes)
+      std::fprintf(stderr, "pidtree-bcc: note: %s\n", note.c_str());
+  }
+  probes->set_enricher(&enricher);
+  tracer.set_enricher(&enricher);
+
   BpfProgram bpf;
   if (!(err = bpf.compile(program.text())).empty() ||
       !(err = probes->write_maps(bpf)).empty())
     return fail(err);
+  enricher.use_maps(&bpf);
   ConfigReloader reloader(opt.config_file, opt.watch_config, *probes, sink,
                           clock);
   if (have_file)
@@ -213,7 +251,8 @@ int main(int argc, char **argv) {
                  sink,
                  clock,
                  have_file ? &reloader : nullptr,
-                 use_table ? &table_ancestry : nullptr};
+                 use_table ? &table_ancestry : nullptr,
+                 &enricher};
   LoopEnd end = run_event_loop(loop, g_exiting, g_reload);
   // Hooks first: what the probes report as they stop is then complete.
   bpf.detach();

@@ -46,8 +46,11 @@ class Loader {
   Cidr network(const Sourced &network, const Sourced *mask,
                const std::string &path);
   std::vector<PortRange> ports(const Sourced &value, const std::string &path);
-  void plugins(const Sourced &value, const std::string &path);
-  void string_list(const Sourced &value, const std::string &path);
+  std::vector<PluginConfig> plugins(const Sourced &value,
+                                    const std::string &probe,
+                                    const std::string &path);
+  std::vector<LabelRule> container_labels(const Sourced &value,
+                                          const std::string &path);
   bool boolean(const Sourced &value, const std::string &path);
   long integer(const Sourced &value, const std::string &path, long min,
                long max);
@@ -355,55 +358,139 @@ std::vector<NetRule> Loader::filters(const Sourced &v,
   return rules;
 }
 
-void Loader::string_list(const Sourced &v, const std::string &path) {
-  if (!v.node.IsSequence())
-    fail(v, path, "expected a list of strings");
-  for (size_t i = 0; i < v.node.size(); ++i)
-    scalar(child(v, v.node[i]), path + "[" + std::to_string(i) + "]",
-           "a string");
+// The probes each plugin serves (as upstream).
+bool plugin_serves(const std::string &plugin, const std::string &probe) {
+  if (plugin == "sourceipmap")
+    return probe == "tcp_connect";
+  if (plugin == "loginuidmap")
+    return probe == "tcp_connect" || probe == "net_listen";
+  return true;  // identityplugin
 }
 
-void Loader::plugins(const Sourced &v, const std::string &path) {
+std::vector<PluginConfig> Loader::plugins(const Sourced &v,
+                                          const std::string &probe,
+                                          const std::string &path) {
+  std::vector<PluginConfig> out;
   if (v.node.IsNull())
-    return;
+    return out;
   if (!v.node.IsMap())
     fail(v, path, "expected a map of plugin names to their settings");
   // The plugins of Yelp's pidtree-bcc and their settings.
   static const std::map<std::string, std::set<std::string>> kPlugins = {
-      {"sourceipmap", {"enabled", "hostfiles", "attribute_key"}},
-      {"loginuidmap", {"enabled", "top_level"}},
-      {"identityplugin", {"enabled"}},
+      {"sourceipmap",
+       {"enabled", "unload_on_init_exception", "hostfiles", "attribute_key"}},
+      {"loginuidmap", {"enabled", "unload_on_init_exception", "top_level"}},
+      {"identityplugin", {"enabled", "unload_on_init_exception"}},
   };
   for (auto kv : v.node) {
     std::string name = key_text(v, kv.first, path);
-    auto known = kPlugins.find(name);
-    if (known == kPlugins.end())
-      fail(at(v, kv.first), path,
-           "unknown plugin '" + printable(name) +
-               "' (expected sourceipmap, loginuidmap or identityplugin)");
-    Sourced settings = child(v, kv.second);
     std::string p = path + "." + name;
-    if (settings.node.IsNull())
-      continue;
-    if (!settings.node.IsMap())
-      fail(settings, p, "expected the plugin's settings");
-    for (auto s : settings.node) {
-      std::string key = key_text(settings, s.first, p);
-      if (!known->second.count(key))
-        fail(at(settings, s.first), p,
-             "unknown setting '" + printable(key) + "' of plugin " + name);
-      Sourced val = child(settings, s.second);
-      if (key == "enabled" || key == "top_level")
-        boolean(val, p + "." + key);
-      else if (key == "hostfiles")
-        string_list(val, p + "." + key);
-      else
-        scalar(val, p + "." + key, "a string");
+    Sourced settings = child(v, kv.second);
+    if (!settings.node.IsNull() && !settings.node.IsMap())
+      fail(settings, p, "expected the plugin's settings (a map)");
+    // enabled and unload_on_init_exception first: they decide what the
+    // other problems do.
+    PluginConfig plugin;
+    plugin.name = name;
+    plugin.where =
+        position(*settings.file, settings.node.Mark()) + ": " + printable(p);
+    bool enabled = true;
+    if (settings.node.IsMap()) {
+      for (auto s : settings.node) {
+        std::string key = key_text(settings, s.first, p);
+        if (key == "enabled")
+          enabled = boolean(child(settings, s.second), p + ".enabled");
+        else if (key == "unload_on_init_exception")
+          plugin.unload_on_init_exception =
+              boolean(child(settings, s.second), p + "." + key);
+      }
     }
+    if (!enabled)
+      continue;
+    // Everything else is the plugin's start: with unload_on_init_exception
+    // a problem unloads the plugin, with a note, as upstream.
+    try {
+      auto known = kPlugins.find(name);
+      if (known == kPlugins.end())
+        fail(at(v, kv.first), path,
+             "unknown plugin '" + printable(name) +
+                 "' (expected sourceipmap, loginuidmap or identityplugin)");
+      if (!plugin_serves(name, probe))
+        fail(
+            at(v, kv.first), p,
+            "plugin " + name + " does not support probe " + probe +
+                (name == "sourceipmap" ? " (only tcp_connect)"
+                                       : " (only tcp_connect and net_listen)"));
+      bool has_hostfiles = false;
+      if (settings.node.IsMap()) {
+        for (auto s : settings.node) {
+          std::string key = key_text(settings, s.first, p);
+          if (!known->second.count(key))
+            fail(at(settings, s.first), p,
+                 "unknown setting '" + printable(key) + "' of plugin " + name);
+          Sourced val = child(settings, s.second);
+          if (key == "top_level") {
+            plugin.top_level = boolean(val, p + "." + key);
+          } else if (key == "hostfiles") {
+            has_hostfiles = true;
+            if (!val.node.IsSequence() || val.node.size() == 0)
+              fail(val, p + "." + key, "expected a list of host files (paths)");
+            for (size_t i = 0; i < val.node.size(); ++i)
+              plugin.hostfiles.push_back(
+                  scalar(child(val, val.node[i]),
+                         p + "." + key + "[" + std::to_string(i) + "]",
+                         "a file path"));
+          } else if (key == "attribute_key") {
+            plugin.attribute_key = scalar(val, p + "." + key, "a field name");
+            if (plugin.attribute_key.empty())
+              fail(val, p + "." + key, "expected a field name, not \"\"");
+          }
+        }
+      }
+      if (name == "sourceipmap" && !has_hostfiles)
+        fail(settings, p, "sourceipmap needs 'hostfiles' (a list of files)");
+    } catch (const ConfigError &e) {
+      if (!plugin.unload_on_init_exception)
+        throw;
+      out_->notes.push_back(std::string(e.what()) +
+                            "; plugin unloaded (unload_on_init_exception)");
+      continue;
+    }
+    out.push_back(std::move(plugin));
   }
-  out_->notes.push_back(path +
-                        ": plugins are validated but not run by this "
-                        "version");
+  return out;
+}
+
+std::vector<LabelRule> Loader::container_labels(const Sourced &v,
+                                                const std::string &path) {
+  std::vector<LabelRule> out;
+  if (v.node.IsNull())
+    return out;
+  if (!v.node.IsSequence())
+    fail(v, path, "expected a list of label patterns (KEY=GLOB,KEY=GLOB...)");
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    std::string p = path + "[" + std::to_string(i) + "]";
+    Sourced item = child(v, v.node[i]);
+    std::string text = scalar(item, p, "a label pattern (KEY=GLOB,...)");
+    LabelRule rule;
+    size_t from = 0;
+    while (from <= text.size()) {
+      size_t comma = text.find(',', from);
+      std::string term = text.substr(
+          from, comma == std::string::npos ? std::string::npos : comma - from);
+      size_t eq = term.find('=');
+      if (eq == std::string::npos || eq == 0)
+        fail(item, p,
+             "expected KEY=GLOB for each comma-separated term, not '" +
+                 printable(term) + "'");
+      rule.terms.emplace_back(term.substr(0, eq), term.substr(eq + 1));
+      if (comma == std::string::npos)
+        break;
+      from = comma + 1;
+    }
+    out.push_back(std::move(rule));
+  }
+  return out;
 }
 
 void Loader::probe(const SectionSpec &spec, const Sourced &v) {
@@ -433,12 +520,9 @@ void Loader::probe(const SectionSpec &spec, const Sourced &v) {
         probe.port_mode = PortMode::kExclude;
         probe.ports = ports(val, path);
       } else if (key == "plugins") {
-        plugins(val, path);
+        probe.plugins = plugins(val, name, path);
       } else if (key == "container_labels") {
-        string_list(val, path);
-        out_->notes.push_back(path +
-                              ": container label matching is not "
-                              "supported by this version; ignored");
+        probe.container_labels = container_labels(val, path);
       } else if (std::find(spec.keys.begin(), spec.keys.end(), key) !=
                  spec.keys.end()) {
         own.emplace_back(key, ConfigValue(std::make_shared<ConfigValue::Impl>(

@@ -51,6 +51,24 @@ class ConfigValue {
   std::shared_ptr<const Impl> impl_;
 };
 
+// One plugin of a probe's `plugins` (upstream's names and settings).
+struct PluginConfig {
+  std::string name;  // sourceipmap, loginuidmap or identityplugin
+  bool unload_on_init_exception = false;
+  std::vector<std::string> hostfiles;         // sourceipmap
+  std::string attribute_key = "source_host";  // sourceipmap
+  bool top_level = false;                     // loginuidmap
+  // "FILE:LINE:COL: PROBE.plugins.NAME", for the errors of its start.
+  std::string where;
+};
+
+// One entry of container_labels, "k=glob,k2=glob2": a container matches
+// when it has every key with a value the glob matches (fnmatch). Entries
+// are OR'ed.
+struct LabelRule {
+  std::vector<std::pair<std::string, std::string>> terms;  // key, glob
+};
+
 // What a probe keeps of its own keys (derived per probe).
 struct ProbeSettings {
   virtual ~ProbeSettings() = default;
@@ -62,6 +80,11 @@ struct ProbeConfig {
   std::vector<NetRule> rules;
   PortMode port_mode = PortMode::kNone;
   std::vector<PortRange> ports;
+  // Enabled plugins, in file order (disabled ones, and those unloaded by
+  // unload_on_init_exception, are left out).
+  std::vector<PluginConfig> plugins;
+  // Only events of containers matching one of these (empty: no filter).
+  std::vector<LabelRule> container_labels;
   // The probe's own keys, parsed by its SectionSpec (nullptr: none).
   std::shared_ptr<const ProbeSettings> settings;
 

@@ -135,6 +135,13 @@ std::optional<SockOffsets> KernelBtf::sock_offsets(std::string *why) const {
   return o;
 }
 
+std::optional<uint32_t> KernelBtf::loginuid_offset(std::string *why) const {
+  uint32_t off = 0;
+  if (find("task_struct", "loginuid", 4, &off, why))
+    return off;
+  return std::nullopt;
+}
+
 std::optional<SocketOffsets> KernelBtf::socket_offsets(std::string *why) const {
   SocketOffsets o;
   uint32_t common = 0, ns = 0, inum = 0;

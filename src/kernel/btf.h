@@ -71,6 +71,8 @@ class KernelBtf {
   std::optional<ArgvOffsets> argv_offsets(std::string *why) const;
   std::optional<SockOffsets> sock_offsets(std::string *why) const;
   std::optional<SocketOffsets> socket_offsets(std::string *why) const;
+  // task_struct.loginuid (a kuid_t, 4 bytes; only with CONFIG_AUDIT).
+  std::optional<uint32_t> loginuid_offset(std::string *why) const;
 
  private:
   bool find(const char *type, const char *field, size_t size, uint32_t *out,

@@ -61,6 +61,9 @@ std::string ProgramBuilder::text() const {
     append_define(&out, "MM_ARG_START", a->mm_arg_start);
     append_define(&out, "MM_ARG_END", a->mm_arg_end);
   }
+  append_define(&out, "LOGINUID_FROM_BTF", shape_.task_loginuid ? 1 : 0);
+  if (shape_.task_loginuid)
+    append_define(&out, "TASK_LOGINUID", *shape_.task_loginuid);
   append_define(&out, "SOCK_FROM_BTF", shape_.sock_offsets ? 1 : 0);
   if (const auto &o = shape_.sock_offsets) {
     for (const auto &[name, value] : {std::pair{"SK_PROTOCOL", o->protocol},

@@ -45,6 +45,10 @@ struct ProgramShape {
   // udp_sendmsg() are given (from the kernel's BTF; net_listen and
   // udp_session need them).
   std::optional<SocketOffsets> socket_offsets;
+  // Every event's and process event's login uid is read at this offset of
+  // task_struct (from the kernel's BTF); without, the process table reads
+  // /proc/PID/loginuid instead.
+  std::optional<uint32_t> task_loginuid;
 };
 
 // Collects one program: the kernel's defines, each probe's defines,

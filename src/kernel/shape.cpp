@@ -16,10 +16,11 @@ std::string kernel_shape(const Options &opt, Backend backend,
   const bool want_argv =
       shape->process_events && opt.exec_argv != ExecArgv::kSyscall;
   const bool want_sock = backend == Backend::kTracepoint || sockets;
-  if (!want_argv && !want_sock)
-    return "";
   KernelBtf btf(kKernelBtf);  // parsed once for every lookup
   std::string why;
+  // Login uids: wanted whatever else is; without, /proc is the fallback.
+  std::string no_loginuid;
+  shape->task_loginuid = btf.loginuid_offset(&no_loginuid);
   if (want_sock)
     shape->sock_offsets = btf.sock_offsets(&why);
   if (sockets)

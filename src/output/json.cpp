@@ -94,6 +94,11 @@ size_t event_line_size(const EventLine &line, const std::string &comm) {
       320 + comm.size() + line.username.size() + line.ancestry.error.size();
   for (const auto &node : line.ancestry.tree)
     size += 48 + node.cmdline.size() + node.username.size();
+  if (line.enrichment)
+    size += line.enrichment->fields.size() +
+            (line.enrichment->login == LoginFields::kNone
+                 ? 0
+                 : 48 * line.ancestry.tree.size());
   return size;
 }
 
@@ -125,27 +130,59 @@ void append_event_head(std::string *out_ptr, const char *probe, uint32_t pid,
   append_json_string(&out, line.username);
 }
 
+namespace {
+
+// Rendered once per node: the process table hands out the same node for
+// every event of a process.
+const std::string &node_json(const ProcNode &node) {
+  if (node.json.empty()) {
+    node.json.append("{\"pid\":");
+    append_json_number(&node.json, node.pid);
+    node.json.append(",\"cmdline\":");
+    append_json_string(&node.json, node.cmdline);
+    node.json.append(",\"username\":");
+    append_json_string(&node.json, node.username);
+    node.json.push_back('}');
+  }
+  return node.json;
+}
+
+// With loginuidmap's "loginuid" and "loginname", where the node has a
+// login uid and is not pid 1 (as upstream).
+const std::string &login_node_json(const ProcNode &node) {
+  if (node.pid == 1 || node.loginuid == 0xffffffffu)
+    return node_json(node);
+  if (node.login_json.empty()) {
+    const std::string &plain = node_json(node);
+    node.login_json.assign(plain, 0, plain.size() - 1);
+    node.login_json.append(",\"loginuid\":");
+    append_json_number(&node.login_json, node.loginuid);
+    node.login_json.append(",\"loginname\":");
+    append_json_string(&node.login_json, node.loginname);
+    node.login_json.push_back('}');
+  }
+  return node.login_json;
+}
+
+}  // namespace
+
 void append_event_tail(std::string *out_ptr, const EventLine &line) {
   std::string &out = *out_ptr;
+  const LoginFields login =
+      line.enrichment ? line.enrichment->login : LoginFields::kNone;
+  if (line.enrichment)
+    out.append(line.enrichment->fields);
   out.append(",\"proctree\":[");
   bool first = true;
   for (const auto &ref : line.ancestry.tree) {
     if (!first)
       out.push_back(',');
-    first = false;
     const ProcNode &node = ref.node();
-    // Rendered once per node: the process table hands out the same node
-    // for every event of a process.
-    if (node.json.empty()) {
-      node.json.append("{\"pid\":");
-      append_json_number(&node.json, node.pid);
-      node.json.append(",\"cmdline\":");
-      append_json_string(&node.json, node.cmdline);
-      node.json.append(",\"username\":");
-      append_json_string(&node.json, node.username);
-      node.json.push_back('}');
-    }
-    out.append(node.json);
+    if (login == LoginFields::kAll || (login == LoginFields::kFirst && first))
+      out.append(login_node_json(node));
+    else
+      out.append(node_json(node));
+    first = false;
   }
   out.append("],");
   append_json_key(&out, "error");

@@ -34,11 +34,23 @@ inline void append_json_number(std::string *out, uint64_t n) {
   out->append(b, static_cast<size_t>(e - b));
 }
 
+// How tree nodes show their audit login uid (loginuidmap): not at all, on
+// every node below pid 1 that has one, or on the event's own node only.
+enum class LoginFields : uint8_t { kNone, kAll, kFirst };
+
+// What the enrich stage (src/enrich/) adds to a line: fields after the
+// probe's own (container attribution, sourceipmap), and the login fields.
+struct Enrichment {
+  std::string fields;  // ,"name":value... rendered; "" for none
+  LoginFields login = LoginFields::kNone;
+};
+
 // What every event line has besides the probe's own fields.
 struct EventLine {
   const Ancestry &ancestry;
   const std::string &username;   // of the event's uid
   const std::string &timestamp;  // RFC 3339, of the event's kernel time
+  const Enrichment *enrichment = nullptr;
 };
 
 // {"timestamp":...,"probe":...,"pid":...,"tid":...,"comm":...,"uid":...,

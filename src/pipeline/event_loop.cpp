@@ -51,6 +51,7 @@ LoopEnd run_event_loop(const LoopParts &parts,
   auto last_resync = std::chrono::steady_clock::now();
   auto last_reader_check = last_resync;
   std::vector<Event> made;
+  std::vector<std::string> notes;
   while (!exiting && output_ok) {
     tracer.begin_batch();
     // Held events wait for the next watermark: come back soon for them.
@@ -74,6 +75,12 @@ LoopEnd run_event_loop(const LoopParts &parts,
     }
     if (parts.reloader)
       parts.reloader->poll();
+    if (parts.enricher) {
+      parts.enricher->maintain(std::chrono::steady_clock::now(), &notes);
+      for (const auto &note : notes)
+        std::fprintf(stderr, "pidtree-bcc: note: %s\n", note.c_str());
+      notes.clear();
+    }
     output_ok = tracer.end_batch(static_cast<uint64_t>(watermark));
     auto now = std::chrono::steady_clock::now();
     if (output_ok && now - last_reader_check >= kReaderCheckInterval) {

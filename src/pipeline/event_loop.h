@@ -35,6 +35,7 @@ struct LoopParts {
   SystemClock &clock;
   ConfigReloader *reloader = nullptr;  // without a configuration file: none
   TableAncestry *table = nullptr;      // with --ancestry proc: none
+  Enricher *enricher = nullptr;        // its upkeep between batches
 };
 
 struct LoopEnd {

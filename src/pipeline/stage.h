@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "enrich/origin.h"
+#include "output/json.h"
 #include "probes/events.h"
 #include "process/ancestry.h"
 
@@ -20,6 +22,10 @@ class LineOutput {
   // event order.
   virtual Ancestry resolve(const EventTask &task) = 0;
   virtual std::string username(uint32_t uid) = 0;
+  // The enrich stage's additions to a line from `origin`; nullptr when the
+  // line is not to be written (container_labels). Valid until the next
+  // call.
+  virtual const Enrichment *enrich(const EventOrigin &origin) = 0;
   // RFC 3339 text of a boot-clock stamp.
   virtual std::string timestamp(uint64_t boot_ns) = 0;
   // Where whole lines are appended.

@@ -50,6 +50,10 @@ Ancestry Tracer::resolve(const EventTask &task) {
 
 std::string Tracer::username(uint32_t uid) { return users_.name(uid); }
 
+const Enrichment *Tracer::enrich(const EventOrigin &origin) {
+  return enricher_ ? enricher_->enrich(origin) : &nothing_;
+}
+
 std::string Tracer::timestamp(uint64_t boot_ns) {
   return timestamps_.format(static_cast<int64_t>(boot_ns) + boot_to_real_ns_);
 }
@@ -57,11 +61,16 @@ std::string Tracer::timestamp(uint64_t boot_ns) {
 template <typename ProbeEvent>
 void Tracer::report(const ProbeEvent &event) {
   ++events_;
+  // First: an event container_labels drops costs no ancestry.
+  const Enrichment *enrichment = enrich(event.origin());
+  if (!enrichment)
+    return;
   Ancestry ancestry = ancestry_.resolve(event.task());
   const std::string &timestamp = timestamps_.format(
       static_cast<int64_t>(event.ts_boot_ns) + boot_to_real_ns_);
-  append_json(&sink_.buffer(), event,
-              EventLine{ancestry, users_.name(event.uid), timestamp});
+  append_json(
+      &sink_.buffer(), event,
+      EventLine{ancestry, users_.name(event.uid), timestamp, enrichment});
   // A backlog drained at once is written as it goes, not held whole.
   sink_.flush_if_full();  // a failure is sticky: end_batch's flush says so
 }

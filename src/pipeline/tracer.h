@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "enrich/enricher.h"
 #include "output/output.h"
 #include "pipeline/event_orderer.h"
 #include "pipeline/stage.h"
@@ -30,6 +31,9 @@ class Tracer : private LineOutput {
 
   // A probe's own step, offered every probe event first (stage.h).
   void add_stage(EventStage *stage) { stages_.push_back(stage); }
+  // The enrich stage (containers, container_labels, plugins); without one,
+  // lines have nothing added.
+  void set_enricher(Enricher *enricher) { enricher_ = enricher; }
 
   void begin_batch();
   void on_sample(const void *data, size_t size);
@@ -45,6 +49,8 @@ class Tracer : private LineOutput {
   uint64_t events() const { return events_; }
   uint64_t lost() const { return lost_total_; }
   uint64_t malformed() const { return malformed_; }
+  // Events not written because of container_labels.
+  uint64_t dropped() const { return enricher_ ? enricher_->dropped() : 0; }
 
  private:
   void handle(const Event &event);
@@ -53,6 +59,7 @@ class Tracer : private LineOutput {
   // LineOutput, for the stages.
   Ancestry resolve(const EventTask &task) override;
   std::string username(uint32_t uid) override;
+  const Enrichment *enrich(const EventOrigin &origin) override;
   std::string timestamp(uint64_t boot_ns) override;
   std::string &lines() override { return sink_.buffer(); }
 
@@ -62,6 +69,8 @@ class Tracer : private LineOutput {
   OutputSink &sink_;
   ProcessEventHandler *processes_;
   std::vector<EventStage *> stages_;
+  Enricher *enricher_ = nullptr;
+  Enrichment nothing_;
   EventOrderer orderer_;
   JsonFormatter formatter_;  // the tracer's own lines
   int64_t boot_to_real_ns_ = 0;

@@ -73,6 +73,8 @@ std::string ProbeSet::write_all() {
       return std::string(p.name()) + ": " + err;
     int key = p.slot();
     pidtree_probe_settings settings = p.settings();
+    if (enricher_ && enricher_->filters(p.slot()))
+      settings.flags |= PIDTREE_PROBE_CONTAINER_FILTER;
     if (!access_->update("probe_settings", &key, &settings))
       return std::string(p.name()) +
              ": cannot write the BPF map probe_settings";
@@ -97,12 +99,27 @@ std::string ProbeSet::reconfigure(const FileConfig &file, size_t *rules,
     if (!why.empty())
       return why;
   }
+  if (enricher_) {
+    // Plugins start (host files are read) before anything changes.
+    try {
+      enricher_->configure(file, slots(), notes);
+    } catch (const std::exception &e) {
+      return e.what();
+    }
+  }
   for (const auto &p : probes_)
     p->reconfigure(file, notes);
   *rules = 0;
   for (const auto &p : probes_)
     *rules += p->filters().rules.size();
   return access_ ? write_all() : "";
+}
+
+std::vector<std::pair<std::string, uint8_t>> ProbeSet::slots() const {
+  std::vector<std::pair<std::string, uint8_t>> out;
+  for (const auto &p : probes_)
+    out.emplace_back(p->name(), p->slot());
+  return out;
 }
 
 std::vector<EventStage *> ProbeSet::stages() const {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/config_reload.h"
+#include "enrich/enricher.h"
 #include "kernel/filter_maps.h"
 #include "pipeline/stage.h"
 #include "probes/probe.h"
@@ -31,6 +32,12 @@ class ProbeSet : public Reconfigurable {
   // Some probe reads sockets whatever the backend (Probe::reads_sockets).
   bool reads_sockets() const;
 
+  // (name, slot) of every probe, for the enrich stage.
+  std::vector<std::pair<std::string, uint8_t>> slots() const;
+  // The enrich stage: its container_labels set each probe's kernel flag,
+  // and a reload configures it too.
+  void set_enricher(Enricher *enricher) { enricher_ = enricher; }
+
   // Every probe's filters and settings into the loaded program's maps.
   std::string write_maps(MapAccess &maps);
   // A reload (config_reload.h): every probe takes its new section, or, if
@@ -51,6 +58,7 @@ class ProbeSet : public Reconfigurable {
   std::vector<std::unique_ptr<Probe>> probes_;
   std::vector<std::unique_ptr<FilterMaps>> maps_;  // one per probe
   MapAccess *access_ = nullptr;
+  Enricher *enricher_ = nullptr;
 };
 
 }  // namespace pidtree

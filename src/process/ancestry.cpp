@@ -44,8 +44,10 @@ Ancestry ProcAncestry::resolve(const EventTask &event) {
     if (info.exited)
       add_error(&out, "process " + std::to_string(pid) +
                           " exited before its command line was read");
-    out.tree.push_back(
-        ProcNode{pid, std::move(info.cmdline), users_.name(info.uid)});
+    out.tree.push_back(ProcNode{
+        pid, std::move(info.cmdline), users_.name(info.uid), info.loginuid,
+        info.loginuid == kNoLoginuid ? std::string()
+                                     : users_.name(info.loginuid)});
     if (pid == 1 || info.ppid == 0)
       break;
     pid = info.ppid;
@@ -59,7 +61,7 @@ void TableAncestry::seed() {
     if (source_.read(pid, &info) != ReadStatus::kOk)
       continue;  // gone meanwhile: its exit event follows
     table_.seed(pid, info.ppid, info.uid, std::move(info.cmdline),
-                source_.start_time_ns(pid), info.exited);
+                source_.start_time_ns(pid), info.exited, info.loginuid);
   }
   table_.link_seeded();
 }
@@ -70,15 +72,18 @@ void TableAncestry::apply(const ProcEvent &event) {
       // The uid is the forking process's at that moment: news of it too
       // (a set*uid() since is only seen this way without syscall events).
       table_.set_uid(event.ppid, event.uid);
+      if (loginuid_from_kernel_)
+        table_.set_loginuid(event.ppid, event.loginuid);
       table_.fork(event.ts_boot_ns, event.pid, event.ppid, event.uid,
-                  event.clone_parent);
+                  event.clone_parent, login_of(event.pid, event.loginuid));
       break;
     case ProcEvent::Kind::kExec:
       table_.exec(event.pid, event.uid, event.cmdline,
                   event.argv_missing
                       ? "the argv of process " + std::to_string(event.pid) +
                             " was not captured; cmdline is its filename"
-                      : std::string());
+                      : std::string(),
+                  login_of(event.pid, event.loginuid));
       break;
     case ProcEvent::Kind::kExit:
       table_.exit(event.pid);
@@ -93,6 +98,11 @@ Ancestry TableAncestry::resolve(const EventTask &event) {
   // The task's uid, as of its event (one lookup for both).
   const ProcessRecord *rec = event.uid ? table_.set_uid(event.pid, *event.uid)
                                        : table_.find_live(event.pid);
+  if (rec && event.loginuid && loginuid_from_kernel_ &&
+      rec->loginuid != *event.loginuid) {
+    table_.set_loginuid(event.pid, *event.loginuid);
+    rec = table_.find_live(event.pid);
+  }
   if (!rec) {
     Ancestry out = fallback_.resolve(event);
     std::string why = "process " + std::to_string(event.pid) +
@@ -114,7 +124,9 @@ Ancestry TableAncestry::resolve(const EventTask &event) {
     }
     if (!rec->node || rec->node_users_epoch != users_epoch) {
       rec->node = std::make_shared<const ProcNode>(
-          ProcNode{rec->pid, rec->cmdline, users_.name(rec->uid)});
+          ProcNode{rec->pid, rec->cmdline, users_.name(rec->uid), rec->loginuid,
+                   rec->loginuid == kNoLoginuid ? std::string()
+                                                : users_.name(rec->loginuid)});
       rec->node_users_epoch = users_epoch;
     }
     out.tree.emplace_back(rec->node);
@@ -140,6 +152,14 @@ Ancestry TableAncestry::resolve(const EventTask &event) {
     rec = parent;
   }
   return out;
+}
+
+uint32_t TableAncestry::login_of(uint32_t pid, uint32_t from_kernel) {
+  if (loginuid_from_kernel_)
+    return from_kernel;
+  // The kernel did not read it (no BTF, or no CONFIG_AUDIT): /proc, while
+  // the process is there to ask.
+  return source_.loginuid(pid);
 }
 
 void TableAncestry::resync() {

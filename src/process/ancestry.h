@@ -24,6 +24,8 @@ struct Ancestry {
 struct EventTask {
   uint32_t pid = 0;
   std::optional<uint32_t> uid;
+  // Its audit login uid at the event, when the kernel read it.
+  std::optional<uint32_t> loginuid = std::nullopt;
 };
 
 class AncestryResolver {
@@ -72,12 +74,18 @@ class TableAncestry : public AncestryResolver, public ProcessEventHandler {
   Ancestry resolve(const EventTask &task) override;
   // After lost events: processes whose exit was lost are marked exited.
   void resync();
+  // The kernel reads every task's login uid (task_struct.loginuid from
+  // BTF); without, each new process's is read from /proc/PID/loginuid.
+  void set_loginuid_from_kernel(bool yes) { loginuid_from_kernel_ = yes; }
 
  private:
+  uint32_t login_of(uint32_t pid, uint32_t from_kernel);
+
   ProcessTable &table_;
   ProcessSource &source_;
   UserDb &users_;
   ProcAncestry fallback_;
+  bool loginuid_from_kernel_ = true;
 };
 
 }  // namespace pidtree

@@ -9,17 +9,24 @@ namespace pidtree {
 
 struct ProcNode {
   ProcNode() = default;
-  ProcNode(uint32_t pid_in, std::string cmdline_in, std::string username_in)
+  ProcNode(uint32_t pid_in, std::string cmdline_in, std::string username_in,
+           uint32_t loginuid_in = 0xffffffffu, std::string loginname_in = "")
       : pid(pid_in),
         cmdline(std::move(cmdline_in)),
-        username(std::move(username_in)) {}
+        username(std::move(username_in)),
+        loginuid(loginuid_in),
+        loginname(std::move(loginname_in)) {}
 
   uint32_t pid = 0;
   std::string cmdline;
   std::string username;
+  uint32_t loginuid = 0xffffffffu;  // audit login uid; 4294967295: none
+  std::string loginname;            // its user name
   // The node as JSON, rendered once by the output stage and reused: the
   // process table hands out the same node for every event of a process.
+  // `login_json` is the same with loginuidmap's fields.
   mutable std::string json;
+  mutable std::string login_json;
 };
 
 // A shared, immutable ProcNode that reads like one (tree[i].cmdline): trees

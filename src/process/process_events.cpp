@@ -26,6 +26,7 @@ std::optional<ProcEvent> decode_proc_event(const void *data, size_t size) {
       return std::nullopt;
     ev.kind = ProcEvent::Kind::kExec;
     ev.uid = raw.uid;
+    ev.loginuid = raw.loginuid;
     const char *args = static_cast<const char *>(data) + kHead;
     if (raw.flags & PIDTREE_EXEC_NO_ARGV) {
       ev.argv_missing = true;
@@ -57,6 +58,7 @@ std::optional<ProcEvent> decode_proc_event(const void *data, size_t size) {
   }
   ev.ppid = raw.ppid;
   ev.uid = raw.uid;
+  ev.loginuid = raw.loginuid;
   return ev;
 }
 

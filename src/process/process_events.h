@@ -15,8 +15,11 @@ struct ProcEvent {
   Kind kind = Kind::kFork;
   uint64_t ts_boot_ns = 0;
   uint32_t pid = 0;
-  uint32_t ppid = 0;          // kFork
-  uint32_t uid = 0;           // kFork, kExec, kUid
+  uint32_t ppid = 0;  // kFork
+  uint32_t uid = 0;   // kFork, kExec, kUid
+  // kFork (the child's, from its parent), kExec: the audit login uid, as
+  // the kernel read it (PIDTREE_NO_LOGINUID when none, or not read).
+  uint32_t loginuid = 0xffffffffu;
   bool clone_parent = false;  // kFork: the parent is ppid's parent
   std::string cmdline;        // kExec: argv joined by spaces
   bool argv_missing = false;  // kExec: cmdline is only the filename

@@ -31,11 +31,13 @@ ProcessRecord &ProcessTable::add(uint32_t pid, uint32_t ppid, uint64_t parent) {
 }
 
 void ProcessTable::seed(uint32_t pid, uint32_t ppid, uint32_t uid,
-                        std::string cmdline, uint64_t start_ns, bool exited) {
+                        std::string cmdline, uint64_t start_ns, bool exited,
+                        uint32_t loginuid) {
   if (live_.count(pid))
     return;
   ProcessRecord &rec = add(pid, ppid, 0);
   rec.uid = uid;
+  rec.loginuid = loginuid;
   rec.cmdline = std::move(cmdline);
   rec.start_ns = start_ns;
   rec.seeded = true;
@@ -65,7 +67,7 @@ void ProcessTable::link_seeded() {
 }
 
 void ProcessTable::fork(uint64_t ts, uint32_t pid, uint32_t ppid, uint32_t uid,
-                        bool clone_parent) {
+                        bool clone_parent, uint32_t loginuid) {
   auto existing = live_.find(pid);
   if (existing != live_.end()) {
     ProcessRecord &old = records_[existing->second];
@@ -85,6 +87,7 @@ void ProcessTable::fork(uint64_t ts, uint32_t pid, uint32_t ppid, uint32_t uid,
   std::string note = parent ? parent->note : std::string();
   ProcessRecord &rec = add(pid, parent_pid, parent_id);
   rec.uid = uid;
+  rec.loginuid = loginuid;
   rec.start_ns = ts;
   rec.cmdline = std::move(cmdline);
   rec.note = std::move(note);
@@ -92,7 +95,7 @@ void ProcessTable::fork(uint64_t ts, uint32_t pid, uint32_t ppid, uint32_t uid,
 }
 
 void ProcessTable::exec(uint32_t pid, uint32_t uid, std::string cmdline,
-                        std::string note) {
+                        std::string note, uint32_t loginuid) {
   auto it = live_.find(pid);
   ProcessRecord *rec;
   if (it == live_.end()) {
@@ -104,6 +107,7 @@ void ProcessTable::exec(uint32_t pid, uint32_t uid, std::string cmdline,
     rec = &records_[it->second];
   }
   rec->uid = uid;
+  rec->loginuid = loginuid;
   rec->cmdline = std::move(cmdline);
   rec->note = std::move(note);
   rec->node.reset();
@@ -128,6 +132,17 @@ const ProcessRecord *ProcessTable::set_uid(uint32_t pid, uint32_t uid) {
     rec->second.node.reset();
   }
   return &rec->second;
+}
+
+void ProcessTable::set_loginuid(uint32_t pid, uint32_t loginuid) {
+  auto it = live_.find(pid);
+  if (it == live_.end())
+    return;
+  ProcessRecord &rec = records_[it->second];
+  if (rec.loginuid != loginuid) {
+    rec.loginuid = loginuid;
+    rec.node.reset();
+  }
 }
 
 const ProcessRecord *ProcessTable::find_live(uint32_t pid) const {

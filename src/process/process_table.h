@@ -21,13 +21,18 @@
 
 namespace pidtree {
 
+// The audit login uid of a process that has none (bpf/event.h's
+// PIDTREE_NO_LOGINUID).
+inline constexpr uint32_t kNoLoginuid = 0xffffffffu;
+
 struct ProcessRecord {
   uint64_t id = 0;
   uint32_t pid = 0;
   uint32_t ppid = 0;    // the parent's pid when this record was made
   uint64_t parent = 0;  // the parent's record id; 0 when none or unknown
   uint32_t uid = 0;
-  uint64_t start_ns = 0;  // boot clock; 0 when unknown
+  uint32_t loginuid = kNoLoginuid;  // audit login uid (loginuidmap)
+  uint64_t start_ns = 0;            // boot clock; 0 when unknown
   std::string cmdline;
   // "" or why cmdline may not be what the process ran (e.g. argv not seen).
   std::string note;
@@ -52,15 +57,18 @@ class ProcessTable {
 
   // From the /proc scan: record every process, then link() once.
   void seed(uint32_t pid, uint32_t ppid, uint32_t uid, std::string cmdline,
-            uint64_t start_ns, bool exited);
+            uint64_t start_ns, bool exited, uint32_t loginuid = kNoLoginuid);
   void link_seeded();
 
   void fork(uint64_t ts, uint32_t pid, uint32_t ppid, uint32_t uid,
-            bool clone_parent);
-  void exec(uint32_t pid, uint32_t uid, std::string cmdline, std::string note);
+            bool clone_parent, uint32_t loginuid = kNoLoginuid);
+  void exec(uint32_t pid, uint32_t uid, std::string cmdline, std::string note,
+            uint32_t loginuid = kNoLoginuid);
   void exit(uint32_t pid);
   // Sets the running process's uid; returns it (nullptr if none runs).
   const ProcessRecord *set_uid(uint32_t pid, uint32_t uid);
+  // Sets the running process's login uid (as of an event of its own).
+  void set_loginuid(uint32_t pid, uint32_t loginuid);
 
   // The running process with this pid, or nullptr.
   const ProcessRecord *find_live(uint32_t pid) const;

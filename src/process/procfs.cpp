@@ -165,6 +165,33 @@ std::vector<uint32_t> ProcFs::list_pids() {
   return pids;
 }
 
+std::optional<uint32_t> parse_loginuid(const std::string &text) {
+  size_t end = text.size();
+  while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == ' '))
+    --end;
+  if (end == 0 || end > 10)
+    return std::nullopt;
+  uint64_t v = 0;
+  for (size_t i = 0; i < end; ++i) {
+    if (text[i] < '0' || text[i] > '9')
+      return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(text[i] - '0');
+  }
+  if (v > 0xffffffffu)
+    return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+uint32_t ProcFs::loginuid(uint32_t pid) {
+  std::string text;
+  bool cut = false;
+  if (read_file(root_ + "/" + std::to_string(pid) + "/loginuid", 32, &text,
+                &cut) != FileRead::kOk ||
+      cut)
+    return 0xffffffffu;
+  return parse_loginuid(text).value_or(0xffffffffu);
+}
+
 ReadStatus ProcFs::read(uint32_t pid, ProcessInfo *out) {
   const std::string dir = root_ + "/" + std::to_string(pid);
   std::string text;
@@ -183,6 +210,7 @@ ReadStatus ProcFs::read(uint32_t pid, ProcessInfo *out) {
   out->cmdline = join_cmdline(text);
   if (cut)
     out->cmdline += kCmdlineCutMarker;
+  out->loginuid = loginuid(pid);
   // Kernel threads and zombies have no argv: show the name as ps does.
   if (out->cmdline.empty())
     out->cmdline = "[" + out->name + "]";

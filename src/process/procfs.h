@@ -15,6 +15,8 @@ struct ProcessInfo {
   std::string name;     // the kernel's comm, from status
   bool exited = false;  // a zombie: its argv is already gone
   std::string cmdline;
+  // /proc/PID/loginuid; 4294967295 (none) when unset, absent or odd.
+  uint32_t loginuid = 0xffffffffu;
 };
 
 enum class ReadStatus { kOk, kGone, kUnreadable };
@@ -27,6 +29,11 @@ class ProcessSource {
   virtual uint64_t start_time_ns(uint32_t pid) = 0;
   // Every process (thread group) now.
   virtual std::vector<uint32_t> list_pids() = 0;
+  // Its audit login uid now (4294967295: none, or gone).
+  virtual uint32_t loginuid(uint32_t pid) {
+    (void)pid;
+    return 0xffffffffu;
+  }
 };
 
 class ProcFs : public ProcessSource {
@@ -35,6 +42,7 @@ class ProcFs : public ProcessSource {
   ReadStatus read(uint32_t pid, ProcessInfo *out) override;
   uint64_t start_time_ns(uint32_t pid) override;
   std::vector<uint32_t> list_pids() override;
+  uint32_t loginuid(uint32_t pid) override;
 
  private:
   std::string root_;
@@ -55,6 +63,9 @@ std::string join_cmdline(const std::string &raw);
 
 // Parses the fields we use from /proc/PID/status text; false if malformed.
 bool parse_status(const std::string &text, ProcessInfo *out);
+
+// /proc/PID/loginuid text: a decimal uid; nullopt if malformed.
+std::optional<uint32_t> parse_loginuid(const std::string &text);
 
 // Field 22 (starttime, clock ticks since boot) of /proc/PID/stat text; the
 // command name in parentheses may itself hold spaces and ')'.

@@ -45,12 +45,14 @@ pidtree_connect_event v6_record() {
 
 TEST(Decode, LayoutIsStable) {
   // The kernel writes this struct; a layout change must be deliberate.
-  EXPECT_EQ(sizeof(pidtree_connect_event), 80u);
+  EXPECT_EQ(sizeof(pidtree_connect_event), 96u);
   EXPECT_EQ(offsetof(pidtree_connect_event, kind), 8u);
   EXPECT_EQ(offsetof(pidtree_connect_event, family), 24u);
   EXPECT_EQ(offsetof(pidtree_connect_event, saddr), 32u);
   EXPECT_EQ(offsetof(pidtree_connect_event, daddr), 48u);
   EXPECT_EQ(offsetof(pidtree_connect_event, comm), 64u);
+  EXPECT_EQ(offsetof(pidtree_connect_event, loginuid), 80u);
+  EXPECT_EQ(offsetof(pidtree_connect_event, cgroup_id), 88u);
 }
 
 TEST(Decode, Ipv4RoundTrip) {

@@ -47,7 +47,9 @@ pidtree_listen_event v4_record() {
 
 TEST(ListenRecord, LayoutIsFixed) {
   // The BPF side writes this layout; a change here must be a change there.
-  EXPECT_EQ(sizeof(pidtree_listen_event), 72u);
+  EXPECT_EQ(sizeof(pidtree_listen_event), 88u);
+  EXPECT_EQ(offsetof(pidtree_listen_event, loginuid), 72u);
+  EXPECT_EQ(offsetof(pidtree_listen_event, cgroup_id), 80u);
   EXPECT_EQ(offsetof(pidtree_listen_event, kind), 8u);
   EXPECT_EQ(offsetof(pidtree_listen_event, netns), 24u);
   EXPECT_EQ(offsetof(pidtree_listen_event, family), 28u);

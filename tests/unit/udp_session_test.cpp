@@ -155,10 +155,14 @@ TEST(UdpRecord, LayoutIsFixed) {
   EXPECT_EQ(offsetof(pidtree_udp_session, ndests), 16u);
   EXPECT_EQ(offsetof(pidtree_udp_session, pid), 32u);
   EXPECT_EQ(offsetof(pidtree_udp_session, comm), 64u);
-  EXPECT_EQ(offsetof(pidtree_udp_session, dests), 80u);
-  EXPECT_EQ(sizeof(pidtree_udp_session), 80u + 16 * 48u);
+  EXPECT_EQ(offsetof(pidtree_udp_session, cgroup_id), 80u);
+  EXPECT_EQ(offsetof(pidtree_udp_session, loginuid), 88u);
+  EXPECT_EQ(offsetof(pidtree_udp_session, dests), 96u);
+  EXPECT_EQ(sizeof(pidtree_udp_session), 96u + 16 * 48u);
   EXPECT_EQ(offsetof(pidtree_udp_event, key), 24u);
-  EXPECT_EQ(offsetof(pidtree_udp_event, session), 56u);
+  EXPECT_EQ(offsetof(pidtree_udp_event, loginuid), 36u);
+  EXPECT_EQ(offsetof(pidtree_udp_event, cgroup_id), 56u);
+  EXPECT_EQ(offsetof(pidtree_udp_event, session), 64u);
 }
 
 TEST(UdpRecord, StartIsTheHeaderAlone) {
@@ -190,7 +194,7 @@ TEST(UdpRecord, EndCarriesTheWholeRecord) {
   add_dest(&s, "2001:db8::7", 5353, 2, 10 * kSec, 12 * kSec);
   s.other_msgs = 9;
   auto bytes = end_event_bytes(s, 77, 13 * kSec);
-  EXPECT_EQ(bytes.size(), 56u + 80u + 2 * 48u);  // not the whole 16 slots
+  EXPECT_EQ(bytes.size(), 64u + 96u + 2 * 48u);  // not the whole 16 slots
   auto got = decode_udp_session_event(bytes.data(), bytes.size());
   ASSERT_TRUE(got.has_value());
   EXPECT_TRUE(got->end);
@@ -217,7 +221,7 @@ TEST(UdpRecord, ShortOrForeignBytesAreRefused) {
   EXPECT_FALSE(decode_udp_session_event(bytes.data(), 10));
   // An end without its claimed destinations, or without its record.
   EXPECT_FALSE(decode_udp_session_event(bytes.data(), bytes.size() - 1));
-  EXPECT_FALSE(decode_udp_session_event(bytes.data(), 56 + 79));
+  EXPECT_FALSE(decode_udp_session_event(bytes.data(), 64 + 95));
   // Longer than any record and its padding.
   std::vector<uint8_t> longer(sizeof(pidtree_udp_event) + 8);
   std::memcpy(longer.data(), bytes.data(), bytes.size());
@@ -236,8 +240,8 @@ TEST(UdpRecord, ShortOrForeignBytesAreRefused) {
 
 TEST(UdpRecord, PaddingAfterTheRecordIsAccepted) {
   // The perf buffer pads each sample, size field included, to 8 bytes: a
-  // session with all 16 slots arrives as 904 + 4 bytes, one slot as
-  // 184 + 4 (found at run time: 16 destinations were dropped as malformed).
+  // session with all 16 slots arrives as 928 + 4 bytes, one slot as
+  // 208 + 4 (found at run time: 16 destinations were dropped as malformed).
   for (int n : {1, PIDTREE_UDP_MAX_DESTS}) {
     pidtree_udp_session s = raw_session();
     for (int i = 0; i < n; ++i)
@@ -247,7 +251,7 @@ TEST(UdpRecord, PaddingAfterTheRecordIsAccepted) {
     s.other_msgs = 4;
     auto bytes = end_event_bytes(s, 1, 1);
     const size_t sent = bytes.size();
-    ASSERT_EQ(sent, 56u + 80u + n * 48u);
+    ASSERT_EQ(sent, 64u + 96u + n * 48u);
     bytes.resize(sent + (8 - (sent + 4) % 8) % 8, 0xee);
     EXPECT_EQ((bytes.size() + 4) % 8, 0u);
     auto got = decode_udp_session_event(bytes.data(), bytes.size());
@@ -796,8 +800,17 @@ class FakeOutput : public LineOutput {
   std::string timestamp(uint64_t boot_ns) override {
     return "T" + std::to_string(boot_ns);
   }
+  const Enrichment *enrich(const EventOrigin &origin) override {
+    origins.push_back(origin);
+    if (drop_cgroup && origin.cgroup_id == drop_cgroup)
+      return nullptr;
+    return &enrichment;
+  }
   std::string &lines() override { return text; }
   std::string text;
+  std::vector<EventOrigin> origins;
+  uint64_t drop_cgroup = 0;
+  Enrichment enrichment;
 };
 
 std::vector<json> lines_of(const std::string &text) {
@@ -827,6 +840,30 @@ TEST(UdpSessionStage, AStartPinsTheTreeAndTheEndWritesTheLine) {
   EXPECT_EQ(lines[0]["proctree"][0]["cmdline"], "now 700");
   EXPECT_EQ(lines[0]["username"], "user1000");
   EXPECT_EQ(lines[0]["destinations"][0]["msg_count"], 2);
+}
+
+TEST(UdpSessionStage, TheEnrichStageSeesTheSendersCgroupAndMayDrop) {
+  auto probe = probe_with("udp_session:\n");
+  FakeOutput out;
+  out.enrichment.fields = ",\"container_name\":\"web\"";
+  pidtree_udp_session s = raw_session();
+  s.cgroup_id = 4242;
+  add_dest(&s, "198.51.100.7", 53, 1, 10, 10);
+  EXPECT_TRUE(probe->take(Event{start_event(5, 10)}, out));
+  EXPECT_TRUE(probe->take(Event{end_event(5, 20, s)}, out));
+  ASSERT_EQ(out.origins.size(), 1u);
+  EXPECT_EQ(out.origins[0].slot, PIDTREE_SLOT_UDP_SESSION);
+  EXPECT_EQ(out.origins[0].cgroup_id, 4242u);
+  EXPECT_EQ(out.origins[0].pid, 700u);
+  auto lines = lines_of(out.text);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["container_name"], "web");
+  // A session of a container that container_labels leaves out: no line.
+  out.text.clear();
+  out.drop_cgroup = 4242;
+  EXPECT_TRUE(probe->take(Event{start_event(6, 10)}, out));
+  EXPECT_TRUE(probe->take(Event{end_event(6, 20, s)}, out));
+  EXPECT_EQ(out.text, "");
 }
 
 TEST(UdpSessionStage, AnEndWithoutAStartSaysSo) {

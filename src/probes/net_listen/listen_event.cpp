@@ -23,6 +23,8 @@ std::optional<ListenEvent> decode_listen_event(const void *data, size_t size) {
   ev.port = raw->port;
   ev.laddr = record_address(ev.family, raw->laddr);
   ev.comm = record_comm(raw->comm);
+  ev.loginuid = raw->loginuid;
+  ev.cgroup_id = raw->cgroup_id;
   return ev;
 }
 

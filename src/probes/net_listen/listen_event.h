@@ -8,6 +8,8 @@
 #include <string>
 
 #include "common/net.h"
+#include "enrich/origin.h"
+#include "event.h"
 #include "output/json.h"
 
 namespace pidtree {
@@ -26,10 +28,16 @@ struct ListenEvent {
   Protocol protocol = Protocol::kTcp;
   std::string comm;
   bool snapshot = false;
+  uint32_t loginuid = PIDTREE_NO_LOGINUID;
+  uint64_t cgroup_id = 0;  // 0 in a snapshot: read from /proc when needed
 
   // A snapshot's uid is the socket's, not news of the process's.
   EventTask task() const {
-    return snapshot ? EventTask{pid, std::nullopt} : EventTask{pid, uid};
+    return snapshot ? EventTask{pid, std::nullopt, std::nullopt}
+                    : EventTask{pid, uid, loginuid};
+  }
+  EventOrigin origin() const {
+    return EventOrigin{PIDTREE_SLOT_NET_LISTEN, cgroup_id, nullptr, pid};
   }
 };
 

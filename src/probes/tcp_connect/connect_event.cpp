@@ -24,6 +24,8 @@ std::optional<ConnectEvent> decode_connect_event(const void *data,
   ev.saddr = record_address(ev.family, raw->saddr);
   ev.daddr = record_address(ev.family, raw->daddr);
   ev.comm = record_comm(raw->comm);
+  ev.loginuid = raw->loginuid;
+  ev.cgroup_id = raw->cgroup_id;
   return ev;
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "common/net.h"
+#include "enrich/origin.h"
+#include "event.h"
 #include "output/json.h"
 
 namespace pidtree {
@@ -22,8 +24,13 @@ struct ConnectEvent {
   uint16_t sport = 0;
   uint16_t dport = 0;
   std::string comm;
+  uint32_t loginuid = PIDTREE_NO_LOGINUID;
+  uint64_t cgroup_id = 0;
 
-  EventTask task() const { return EventTask{pid, uid}; }
+  EventTask task() const { return EventTask{pid, uid, loginuid}; }
+  EventOrigin origin() const {
+    return EventOrigin{PIDTREE_SLOT_TCP_CONNECT, cgroup_id, &saddr, pid};
+  }
 };
 
 // nullopt for a record that is too short, of another kind or family.

@@ -63,8 +63,8 @@ void append_json(std::string *out, const UdpSessionLine &line,
   with_error.error = common.ancestry.error.empty()
                          ? line.error
                          : line.error + "; " + common.ancestry.error;
-  append_event_tail(out,
-                    EventLine{with_error, common.username, common.timestamp});
+  append_event_tail(out, EventLine{with_error, common.username,
+                                   common.timestamp, common.enrichment});
 }
 
 SessionBook::SessionBook(uint64_t max_duration_ns, uint64_t scan_ns,
@@ -124,6 +124,7 @@ SessionBook::Made SessionBook::line(Open &open, const UdpSessionRecord &r,
   l.pid = r.pid;
   l.tid = r.tid;
   l.uid = r.uid;
+  l.cgroup_id = r.cgroup_id;
   l.comm = r.comm;
   l.family = r.family;
   l.saddr = r.saddr;

@@ -34,6 +34,7 @@ struct UdpSessionLine {
   uint32_t pid = 0;       // the first sender
   uint32_t tid = 0;
   uint32_t uid = 0;
+  uint64_t cgroup_id = 0;  // the first sender's
   std::string comm;
   Family family = Family::kIpv4;
   IpAddress saddr;

@@ -18,6 +18,8 @@ std::optional<UdpSessionRecord> parse_udp_session(
   r.pid = raw.pid;
   r.tid = raw.tid;
   r.uid = raw.uid;
+  r.loginuid = raw.loginuid;
+  r.cgroup_id = raw.cgroup_id;
   r.comm = record_comm(raw.comm);
   r.family = *family;
   r.saddr = record_address(*family, raw.saddr);
@@ -59,13 +61,15 @@ std::optional<UdpSessionEvent> decode_udp_session_event(const void *data,
   ev.pid = raw.pid;
   ev.tid = raw.tid;
   ev.uid = raw.uid;
+  ev.loginuid = raw.loginuid;
+  ev.cgroup_id = raw.cgroup_id;
   ev.comm = record_comm(raw.comm);
   if (!ev.end)
     return ev;
   // The record up to its last claimed destination: the event is as long
   // as its count of destinations says, no shorter. The perf buffer pads a
   // sample (with its 4-byte size) to 8 bytes, so up to 7 bytes more come:
-  // a full record arrives as 908 bytes.
+  // a full record arrives as 932 bytes.
   constexpr size_t kBody = offsetof(pidtree_udp_session, dests);
   if (size < kHead + kBody || size > sizeof(pidtree_udp_event) + 7)
     return std::nullopt;

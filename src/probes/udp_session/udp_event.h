@@ -30,6 +30,8 @@ struct UdpSessionRecord {
   uint32_t pid = 0;  // the first sender
   uint32_t tid = 0;
   uint32_t uid = 0;
+  uint32_t loginuid = PIDTREE_NO_LOGINUID;
+  uint64_t cgroup_id = 0;
   std::string comm;
   Family family = Family::kIpv4;
   IpAddress saddr;
@@ -55,6 +57,8 @@ struct UdpSessionEvent {
   uint32_t pid = 0;  // start: the sender; end: the releasing task
   uint32_t tid = 0;
   uint32_t uid = 0;
+  uint32_t loginuid = PIDTREE_NO_LOGINUID;
+  uint64_t cgroup_id = 0;
   std::string comm;
   UdpSessionRecord record;  // end only
 };

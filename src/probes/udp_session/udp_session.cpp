@@ -270,10 +270,14 @@ SessionBook::Made UdpSessionProbe::fallback(const UdpSessionRecord &record,
 }
 
 void UdpSessionProbe::write(const SessionBook::Made &made, LineOutput &out) {
+  const Enrichment *enrichment = out.enrich(EventOrigin{
+      PIDTREE_SLOT_UDP_SESSION, made.line.cgroup_id, nullptr, made.line.pid});
+  if (!enrichment)
+    return;  // container_labels
   std::string first = out.timestamp(made.line.first_ns);
   std::string end = out.timestamp(made.line.end_ns);
   append_json(&out.lines(), made.line,
-              EventLine{made.tree, made.username, first}, end);
+              EventLine{made.tree, made.username, first, enrichment}, end);
 }
 
 bool UdpSessionProbe::take(const Event &event, LineOutput &out) {
@@ -281,7 +285,7 @@ bool UdpSessionProbe::take(const Event &event, LineOutput &out) {
     if (!ev->end) {
       // The session's first send: its sender's tree as of now, which in
       // the event order is that send's moment.
-      book_.start(*ev, out.resolve(EventTask{ev->pid, ev->uid}),
+      book_.start(*ev, out.resolve(EventTask{ev->pid, ev->uid, ev->loginuid}),
                   out.username(ev->uid));
       return true;
     }
