@@ -36,6 +36,14 @@ if [ "${PIDTREE_SETUP_VM:-1}" != 0 ]; then
   fi
 fi
 
+# The container tests (tests/runtime/test_containers.py) run real Docker
+# containers: docker.io (the test starts dockerd when none runs) and
+# busybox-static, from which they make their image offline.
+# PIDTREE_SETUP_CONTAINERS=0 leaves them out (then those tests fail).
+if [ "${PIDTREE_SETUP_CONTAINERS:-1}" != 0 ]; then
+  apt-get install -y -q --no-install-recommends docker.io busybox-static
+fi
+
 # BCC compiles the BPF program at run time against the running kernel's
 # headers. Prefer the exact package; else link the distribution's generic
 # headers (fine for the tracepoint backend, whose layout comes from tracefs).
