@@ -90,6 +90,7 @@ void on_signal(int) { g_stop = 1; }
       "[--workers N] [--duration S | --count C] [--pin]\n"
       "       loadgen spawn --count N [--workers W] -- PROGRAM "
       "[ARGS...]\n"
+      "       loadgen fork [--workers N] [--duration S | --count C]\n"
       "       loadgen syscall [--workers N] --duration S\n",
       why);
   std::exit(2);
@@ -326,6 +327,22 @@ bool spawn_once(const Config &cfg, int *err) {
   return false;
 }
 
+// A process that exits at once: the process table's fork and exit events
+// and nothing else.
+bool fork_once(int *err) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    *err = errno;
+    return false;
+  }
+  if (pid == 0)
+    _exit(0);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return true;
+}
+
 // A syscall that does nothing: what the kernel's syscall entry and exit cost
 // (with syscall tracepoints attached anywhere, every task takes the slow
 // path through them).
@@ -344,6 +361,7 @@ void work(const Config &cfg, const Target &target, double deadline,
   const bool udp_mode = cfg.mode == "udp";
   const bool stream_mode = cfg.mode == "tcp-stream";
   const bool accept_mode = cfg.mode == "tcp-accept";
+  const bool fork_mode = cfg.mode == "fork";
   const int first_port = cfg.port + worker * cfg.ports;
   uint64_t done = 0, errors = 0;
   int last_errno = 0;
@@ -371,6 +389,7 @@ void work(const Config &cfg, const Target &target, double deadline,
         : udp_mode     ? udp_once(cfg, target, &st, &err)
         : stream_mode  ? stream_once(&st, &err)
         : accept_mode  ? accept_once(own, &st, &err)
+        : fork_mode    ? fork_once(&err)
                        : spawn_once(cfg, &err);
     if (ok) {
       ++done;
@@ -396,10 +415,10 @@ Config parse(int argc, char **argv) {
   cfg.mode = argv[1];
   if (cfg.mode != "connect" && cfg.mode != "bind" && cfg.mode != "spawn" &&
       cfg.mode != "syscall" && cfg.mode != "udp" && cfg.mode != "tcp-stream" &&
-      cfg.mode != "tcp-accept")
+      cfg.mode != "tcp-accept" && cfg.mode != "fork")
     usage(
-        "mode must be connect, bind, udp, tcp-stream, tcp-accept, spawn or "
-        "syscall");
+        "mode must be connect, bind, udp, tcp-stream, tcp-accept, fork, spawn "
+        "or syscall");
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {

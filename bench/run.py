@@ -85,6 +85,9 @@ TARGETS = {
     "udp_cpu_us_per_session": 3.0,
     "udp_tcp_ratio": 0.98,
     "udp_rss_mb": 30.0,
+    "unmatched_ratio": 0.97,
+    "fork_ratio": 0.97,
+    "spawn_ratio": 0.98,
 }
 
 
@@ -378,7 +381,8 @@ class Tracer:
     out_path + ".sample"; stop() then leaves its figures in sink_report.
     Its arguments: --tracer-args, then `extra_args`."""
 
-    def __init__(self, args, out_path, pattern=None, extra_args=""):
+    def __init__(self, args, out_path, pattern=None, extra_args="",
+                 binary=None):
         self.out_path = out_path
         self.sink = None
         self.sink_report = None
@@ -396,7 +400,7 @@ class Tracer:
         self.lost_total = 0
         self.ready_at = None
         self.ready = threading.Event()
-        argv = ([args.binary] + shlex.split(args.tracer_args) +
+        argv = ([binary or args.binary] + shlex.split(args.tracer_args) +
                 shlex.split(extra_args))
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, stdout=self.out,
@@ -613,7 +617,8 @@ def phase_on(args, ns, chain, addr, tag, storm=None):
     # them to a file.
     verify = storm.get("verify")
     tracer = Tracer(args, out_path, None if verify else pattern,
-                    extra_args=storm["tracer_args"])
+                    extra_args=storm["tracer_args"],
+                    binary=storm.get("binary"))
     startup = tracer.wait_ready()
     time.sleep(args.settle)
     c0, t_idle0 = tracer.cpu(), time.monotonic()
@@ -989,6 +994,92 @@ def udp(args, ns, chain, results):
         rounds.append(row)
     starts = results.setdefault("all_startup", [])
     startup(args, ns, starts, extra_args="-c " + shlex.quote(every))
+
+
+# The containers phase (issue 14): what attribution, container_labels and
+# the plugins cost.
+UNMATCHED_CONFIG = """tcp_connect:
+  container_labels: [pidtree-bench=no-such-container]
+"""
+PLUGINS_CONFIG = """tcp_connect:
+  plugins:
+    sourceipmap:
+      hostfiles: [/etc/hosts]
+    loginuidmap: {}
+net_listen:
+  protocols: [tcp, udp]
+  plugins:
+    loginuidmap: {}
+udp_session:
+"""
+CONTAINER_KINDS = ("unmatched", "fork", "spawn", "reported")
+
+
+def container_storm(args, kind, configs):
+    """unmatched: connects to a reported address, every one dropped in the
+    kernel by container_labels (the load is a host process); fork: fork +
+    exit; spawn: fork + exec of /bin/true, with all three probes and both
+    plugins; reported: reported connects, the tracer of this tree against
+    --baseline-binary (state "base")."""
+    seconds = args.container_duration
+    if kind == "unmatched" or kind == "reported":
+        storm = connect_storm(args, REPORTED)
+        storm["cmd"] = loadgen_connect(args, REPORTED, args.port,
+                                       workers=args.workers,
+                                       duration=seconds)
+        storm["seconds"] = seconds
+        if kind == "unmatched":
+            storm["tracer_args"] = "-c " + shlex.quote(configs["unmatched"])
+        return storm
+    if kind == "fork":
+        cmd = [args.loadgen, "fork", "--workers", str(args.workers),
+               "--duration", str(seconds)]
+    else:
+        cmd = [args.loadgen, "spawn", "--workers", str(args.workers),
+               "--duration", str(seconds), "--", "/bin/true"]
+    storm = connect_storm(args, REPORTED)
+    storm.update({"cmd": cmd, "seconds": seconds,
+                  "tracer_args": "-c " + shlex.quote(configs["plugins"])})
+    return storm
+
+
+def containers(args, ns, chain, results):
+    configs = {"unmatched": os.path.join(args.workdir, "unmatched.yaml"),
+               "plugins": os.path.join(args.workdir, "plugins.yaml")}
+    for key, text in (("unmatched", UNMATCHED_CONFIG),
+                      ("plugins", PLUGINS_CONFIG)):
+        with open(configs[key], "w") as f:
+            f.write(text)
+    rounds = results.setdefault("containers", [])
+    for rnd in range(args.container_rounds):
+        row = {}
+        for kind in CONTAINER_KINDS:
+            if kind == "reported" and not args.baseline_binary:
+                continue
+            storm = container_storm(args, kind, configs)
+            order = ("off", "on") if kind != "reported" else ("base", "on")
+            if rnd % 2:
+                order = order[::-1]
+            for state in order:
+                log("containers round %d/%d: %s, tracer %s" %
+                    (rnd + 1, args.container_rounds, kind, state))
+                if state == "off":
+                    res = phase_off(args, ns, chain, REPORTED, storm)
+                else:
+                    s = dict(storm)
+                    if state == "base":
+                        s["binary"] = args.baseline_binary
+                    res = phase_on(args, ns, chain, REPORTED,
+                                   "ct-%s-%s-%d" % (kind, state, rnd), s)
+                row["%s_%s" % (kind, state)] = res
+                msg = "  %.0f per second" % res["rate"]
+                if state != "off":
+                    msg += ", written %d (made %d), lost %d" % (
+                        res["delivered"], res["made"], res["lost"])
+                    if "cpu_us_per_event" in res:
+                        msg += ", %.2f us CPU/event" % res["cpu_us_per_event"]
+                log(msg)
+        rounds.append(row)
 
 
 SYSCALL_MODES = (("off", None), ("table", "--ancestry table"),
@@ -1529,6 +1620,51 @@ def report(args, results):
         add("| udp_session: RSS after the session storm | | | %.1f MB | < "
             "%.0f MB | %s |" % (rss, TARGETS["udp_rss_mb"],
                                 verdict(rss < TARGETS["udp_rss_mb"])))
+    crounds = results.get("containers") or []
+    if crounds:
+        def c_ratio(kind, on="on", off="off"):
+            return [r["%s_%s" % (kind, on)]["rate"] /
+                    r["%s_%s" % (kind, off)]["rate"] for r in crounds
+                    if "%s_%s" % (kind, on) in r]
+
+        def c_row(kind, what, target=None, on="on", off="off"):
+            rr = c_ratio(kind, on, off)
+            if not rr:
+                return
+            add("| %s (%d rounds of %g s) | %s | %s | %s %s/%s (rounds "
+                "%s–%s) | %s | %s |" %
+                (what, len(rr), args.container_duration,
+                 fmt_n(med([r["%s_%s" % (kind, off)]["rate"]
+                            for r in crounds if "%s_%s" % (kind, off) in r])),
+                 fmt_n(med([r["%s_%s" % (kind, on)]["rate"]
+                            for r in crounds if "%s_%s" % (kind, on) in r])),
+                 fmt_pct(med(rr)), on, off, fmt_pct(min(rr)),
+                 fmt_pct(max(rr)),
+                 "≥ %.0f%%" % (100 * target) if target else "",
+                 verdict(med(rr) >= target) if target else ""))
+        c_row("unmatched", "containers: connects/s of a host process, "
+              "reported but for container_labels (dropped in the kernel)",
+              TARGETS["unmatched_ratio"])
+        unm = [r["unmatched_on"] for r in crounds]
+        add("| containers: unmatched connects written | | | %s of %s | 0 | "
+            "%s |" % (fmt_n(sum(r["delivered"] for r in unm)),
+                      fmt_n(sum(r["made"] for r in unm)),
+                      verdict(sum(r["delivered"] for r in unm) == 0)))
+        c_row("fork", "containers: fork + exit/s, all three probes and both "
+              "plugins on", TARGETS["fork_ratio"])
+        c_row("spawn", "containers: fork + exec /bin/true/s, all three "
+              "probes and both plugins on", TARGETS["spawn_ratio"])
+        if any("reported_on" in r for r in crounds):
+            c_row("reported", "containers: reported connects/s, this tracer "
+                  "(attribution on) against --baseline-binary", on="on",
+                  off="base")
+            for state, what in (("base", "baseline"), ("on", "this tracer")):
+                rs = [r["reported_" + state] for r in crounds
+                      if "reported_" + state in r]
+                add("| … %s: CPU per reported connect, lost | | | %.2f µs, "
+                    "lost %s | | |" % (
+                        what, med([r.get("cpu_us_per_event") for r in rs])
+                        or 0, fmt_n(sum(r["lost"] for r in rs))))
     astarts = results.get("all_startup") or []
     if astarts:
         ready = med([s["ready_s"] for s in astarts])
@@ -1712,7 +1848,7 @@ def main():
     p.add_argument("--phases",
                    default="throughput,syscalls,startup,memory,listen,udp",
                    help="comma-separated subset of throughput,syscalls,"
-                        "startup,memory,listen,udp")
+                        "startup,memory,listen,udp,containers")
     p.add_argument("--listen-rounds", type=int, default=11,
                    help="rounds of UDP bind storms (listen phase)")
     p.add_argument("--bind-duration", type=float, default=5.0,
@@ -1721,6 +1857,14 @@ def main():
                    help="rounds of each udp_session load (udp phase)")
     p.add_argument("--udp-duration", type=float, default=5.0,
                    help="seconds per udp_session load")
+    p.add_argument("--container-rounds", type=int, default=7,
+                   help="rounds of each load of the containers phase")
+    p.add_argument("--container-duration", type=float, default=5.0,
+                   help="seconds per load of the containers phase")
+    p.add_argument("--baseline-binary", default="",
+                   help="containers phase: a tracer to compare reported "
+                        "connects against (e.g. one built before the "
+                        "enrich stage)")
     p.add_argument("--syscall-seconds", type=float, default=2.0,
                    help="seconds of getppid() per tracer mode and round")
     p.add_argument("--profile", action="store_true",
@@ -1816,6 +1960,8 @@ def main():
             listen(args, ns, chain, results)
         if "udp" in phases:
             udp(args, ns, chain, results)
+        if "containers" in phases:
+            containers(args, ns, chain, results)
         if args.profile:
             results["profile"] = profile(args, ns, chain)
     except BaseException as e:

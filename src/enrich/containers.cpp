@@ -97,9 +97,11 @@ void walk_dir(const std::string &root, const std::string &rel, int depth,
 
 }  // namespace
 
-std::optional<CgroupName> container_of_cgroup(const std::string &path) {
-  size_t slash = path.rfind('/');
-  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+namespace {
+
+// The container id and runtime one directory name says, if any.
+std::optional<CgroupName> container_of_name(const std::string &name,
+                                            const std::string &parent) {
   static const std::pair<const char *, const char *> kPrefixes[] = {
       {"docker-", "docker"},
       {"libpod-", "podman"},
@@ -115,17 +117,32 @@ std::optional<CgroupName> container_of_cgroup(const std::string &path) {
     if (!rest.empty() && rest != ".scope")
       continue;
     std::string rt = runtime;
-    // Docker with cgroupfs: docker/<id>; podman: libpod_parent/libpod-<id>.
-    if (rt.empty() && slash != std::string::npos) {
-      std::string parent = path.substr(0, slash);
-      size_t ps = parent.rfind('/');
-      std::string pname =
-          ps == std::string::npos ? parent : parent.substr(ps + 1);
-      if (pname == "docker")
-        rt = "docker";
-    }
+    // Docker with cgroupfs: docker/<id>.
+    if (rt.empty() && parent == "docker")
+      rt = "docker";
     return CgroupName{name.substr(n, 64), rt};
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<CgroupName> container_of_cgroup(const std::string &path) {
+  // The deepest directory that names a container: a container's own
+  // sub-cgroups (systemd in it, docker/<id>/init.scope) are its.
+  std::vector<std::string> parts;
+  size_t at = 0;
+  while (at <= path.size()) {
+    size_t slash = path.find('/', at);
+    parts.push_back(path.substr(
+        at, slash == std::string::npos ? std::string::npos : slash - at));
+    if (slash == std::string::npos)
+      break;
+    at = slash + 1;
+  }
+  for (size_t i = parts.size(); i-- > 0;)
+    if (auto c = container_of_name(parts[i], i > 0 ? parts[i - 1] : ""))
+      return c;
   return std::nullopt;
 }
 

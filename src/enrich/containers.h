@@ -60,10 +60,12 @@ class CgroupFs : public CgroupTree {
   std::string proc_;
 };
 
-// The container id and runtime a cgroup directory's name says:
-// "<id>" (docker or podman with cgroupfs), "docker-<id>.scope",
-// "libpod-<id>[.scope]", "cri-containerd-<id>.scope", "crio-<id>.scope".
-// `runtime` is "" when the name does not tell (a bare id).
+// The container id and runtime a cgroup directory's path says, from its
+// deepest component that names one: "<id>" (docker with cgroupfs,
+// kubepods), "docker-<id>.scope", "libpod-<id>[.scope]",
+// "cri-containerd-<id>.scope", "crio-<id>.scope"; so a container's own
+// sub-cgroups are its. `runtime` is "" when the name does not tell (a bare
+// id outside docker/).
 struct CgroupName {
   std::string id;
   std::string runtime;

@@ -228,6 +228,11 @@ TEST(Runtimes, CgroupNamesSayTheIdAndRuntime) {
       "containerd");
   EXPECT_EQ(container_of_cgroup("kubepods/burstable/pod1/" + kId)->runtime, "");
   EXPECT_FALSE(container_of_cgroup("user.slice/user-0.slice"));
+  // A container's own sub-cgroups are its.
+  n = container_of_cgroup("docker/" + kId + "/init.scope");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->id, kId);
+  EXPECT_EQ(n->runtime, "docker");
   EXPECT_FALSE(container_of_cgroup("docker/" + kId.substr(1)));
   EXPECT_FALSE(container_of_cgroup("docker/" + kId + "x"));
   EXPECT_FALSE(container_of_cgroup("docker/" + std::string(64, 'A')));
