@@ -20,6 +20,7 @@
 #define PIDTREE_EVENT_PROC_UID 5  /* a set*uid() call succeeded */
 #define PIDTREE_EVENT_NET_LISTEN 6
 #define PIDTREE_EVENT_UDP_SESSION 7 /* a session's start, interim or end */
+#define PIDTREE_EVENT_CGROUP 8 /* a cgroup v2 directory made or removed */
 
 /* The audit login uid (task_struct.loginuid) of a task that has none: not
  * set by a login (pam_loginuid), or not read (no CONFIG_AUDIT, no BTF). */
@@ -168,6 +169,23 @@ struct pidtree_exec_event {
    * PIDTREE_ARGS_SIZE bytes at any offset below PIDTREE_ARGS_SIZE; only
    * header + args_len bytes are sent. */
   char args[2 * PIDTREE_ARGS_SIZE];
+};
+
+/* A cgroup v2 directory made or removed (cgroup:cgroup_mkdir/rmdir), so
+ * user space knows a container's cgroup before any event of a task in it,
+ * even one that is gone by the time that event is handled. */
+#define PIDTREE_CGROUP_PATH 512 /* a power of two */
+
+struct pidtree_cgroup_event {
+  __u64 ts_boot_ns;
+  __u32 kind; /* PIDTREE_EVENT_CGROUP */
+  __u32 pid;  /* the task that made or removed it */
+  __u64 id;   /* the cgroup's id: the inode of its directory */
+  __u32 made; /* 1: made, 0: removed */
+  __u32 path_len; /* bytes of path sent (the NUL not counted) */
+  /* From the hierarchy's root, "/docker/<id>"; only path_len + 1 bytes
+   * are sent. */
+  char path[PIDTREE_CGROUP_PATH];
 };
 
 /* Each probe has its own rules in the shared filter maps, told apart by

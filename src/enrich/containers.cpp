@@ -360,6 +360,18 @@ std::shared_ptr<const Container> ContainerRegistry::lookup(uint64_t cgroup_id) {
   return nullptr;
 }
 
+std::shared_ptr<const Container> ContainerRegistry::learn(
+    uint64_t cgroup_id, const std::string &path) {
+  Entry e;
+  if (container_of_cgroup(path)) {
+    e.path = path;
+    resolve(&e);
+  }
+  auto c = e.container;
+  remember(cgroup_id, std::move(e));
+  return c;
+}
+
 std::shared_ptr<const Container> ContainerRegistry::lookup_pid(uint32_t pid) {
   auto path = tree_.path_of(pid);
   if (!path)

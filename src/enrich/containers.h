@@ -125,6 +125,12 @@ class ContainerRegistry {
   // The container of a cgroup, nullptr for a host cgroup (or unknown).
   // A cgroup not seen before makes one walk of the tree.
   std::shared_ptr<const Container> lookup(uint64_t cgroup_id);
+  // A cgroup the kernel says was made, with its path: a container's is
+  // read now (its runtime wrote the metadata before making the cgroup).
+  std::shared_ptr<const Container> learn(uint64_t cgroup_id,
+                                         const std::string &path);
+  // One the kernel says was removed.
+  void forget(uint64_t cgroup_id) { by_cgroup_.erase(cgroup_id); }
   // By a process (its /proc/PID/cgroup), for events without a cgroup id.
   std::shared_ptr<const Container> lookup_pid(uint32_t pid);
   // Every cgroup the tree has now, with its container (null for the

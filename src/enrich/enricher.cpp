@@ -134,6 +134,20 @@ const Enrichment *Enricher::enrich(const EventOrigin &origin) {
   return &current_;
 }
 
+void Enricher::cgroup(const CgroupEvent &event) {
+  if (!containers_)
+    return;
+  if (!event.made) {
+    containers_->forget(event.id);
+    known_.erase(event.id);
+    if (maps_ && any_labels())
+      maps_->erase("container_reports", &event.id);
+    return;
+  }
+  auto c = containers_->learn(event.id, event.path);
+  write_decision(event.id, reports_of(c.get()));
+}
+
 void Enricher::maintain(Clock::time_point now,
                         std::vector<std::string> *notes) {
   for (auto &plan : plans_)

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "enrich/cgroup_event.h"
 #include "enrich/containers.h"
 #include "enrich/origin.h"
 #include "enrich/plugins.h"
@@ -54,6 +55,10 @@ class Enricher {
   // probe's container_labels). Else what to add to its line, valid until
   // the next call.
   const Enrichment *enrich(const EventOrigin &origin);
+
+  // A cgroup made (a container's is learnt, and decided for the kernel's
+  // filter, before its tasks' events are handled) or removed (forgotten).
+  void cgroup(const CgroupEvent &event);
 
   // Between events: forgets containers that are gone, notices changed
   // host files. Notes for stderr.

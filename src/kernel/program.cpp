@@ -100,8 +100,10 @@ std::string ProgramBuilder::text() const {
     append_file(&out, file);
   if (!sock_state_handlers_.empty())
     append_file(&out, "sock_state.bpf.c");
-  if (shape_.process_events)
+  if (shape_.process_events) {
     append_file(&out, "process_events.bpf.c");
+    append_file(&out, "cgroup_events.bpf.c");
+  }
   return out;
 }
 
@@ -119,6 +121,9 @@ std::vector<Hook> ProgramBuilder::hooks() const {
     out.push_back(tracepoint_hook("task", "task_newtask"));
     out.push_back(tracepoint_hook("sched", "sched_process_exec"));
     out.push_back(tracepoint_hook("sched", "sched_process_exit"));
+    // Cgroups as they are made and removed: the enrich stage's containers.
+    out.push_back(tracepoint_hook("cgroup", "cgroup_mkdir"));
+    out.push_back(tracepoint_hook("cgroup", "cgroup_rmdir"));
   }
   out.insert(out.end(), hooks_.begin(), hooks_.end());
   if (!sock_state_handlers_.empty()) {

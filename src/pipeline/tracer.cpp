@@ -28,6 +28,11 @@ void Tracer::handle(const Event &event) {
       processes_->apply(*proc);
     return;
   }
+  if (const auto *cgroup = std::get_if<CgroupEvent>(&event)) {
+    if (enricher_)
+      enricher_->cgroup(*cgroup);
+    return;
+  }
   for (EventStage *stage : stages_) {
     if (stage->take(event, *this)) {
       ++events_;
@@ -38,7 +43,8 @@ void Tracer::handle(const Event &event) {
   std::visit(
       [this](const auto &e) {
         using E = std::decay_t<decltype(e)>;
-        if constexpr (!std::is_same_v<E, ProcEvent> && !for_stage<E>::value)
+        if constexpr (!std::is_same_v<E, ProcEvent> &&
+                      !std::is_same_v<E, CgroupEvent> && !for_stage<E>::value)
           report(e);
       },
       event);

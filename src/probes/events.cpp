@@ -30,6 +30,7 @@ constexpr Decoder kDecoders[] = {
     {PIDTREE_EVENT_PROC_EXEC, as_event<ProcEvent, decode_proc_event>},
     {PIDTREE_EVENT_PROC_EXIT, as_event<ProcEvent, decode_proc_event>},
     {PIDTREE_EVENT_PROC_UID, as_event<ProcEvent, decode_proc_event>},
+    {PIDTREE_EVENT_CGROUP, as_event<CgroupEvent, decode_cgroup_event>},
 };
 
 }  // namespace

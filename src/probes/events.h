@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "enrich/cgroup_event.h"
 #include "probes/net_listen/listen_event.h"
 #include "probes/tcp_connect/connect_event.h"
 #include "probes/udp_session/udp_event.h"
@@ -15,13 +16,14 @@
 
 namespace pidtree {
 
-// ProcEvent feeds the process table. Every other type is a probe's event,
+// ProcEvent feeds the process table, CgroupEvent the enrich stage's
+// containers. Every other type is a probe's event,
 // with ts_boot_ns, and either uid, task() and an append_json() overload
 // (one line each), or kForStage: its probe's stage (pipeline/stage.h)
 // takes it.
 using Event =
-    std::variant<ProcEvent, ConnectEvent, ListenEvent, UdpSessionEvent,
-                 UdpSessionScanned, UdpSessionsUntracked>;
+    std::variant<ProcEvent, CgroupEvent, ConnectEvent, ListenEvent,
+                 UdpSessionEvent, UdpSessionScanned, UdpSessionsUntracked>;
 
 // Events that no generic line is made of (see above).
 template <typename E, typename = void>

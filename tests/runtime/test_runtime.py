@@ -103,7 +103,7 @@ def start_helper(testcase, *args, **kw):
 # syscall ones only where the kernel has no BTF (argv is then read at
 # execve()).
 PROCESS_TRACEPOINTS = {"task_newtask", "sched_process_exec",
-                       "sched_process_exit"}
+                       "sched_process_exit", "cgroup_mkdir", "cgroup_rmdir"}
 if not os.path.exists(harness.KERNEL_BTF):
     PROCESS_TRACEPOINTS |= {
         "sys_enter_execve", "sys_enter_execveat", "sys_exit_execve",

@@ -6,16 +6,19 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "config_text.h"
+#include "enrich/cgroup_event.h"
 #include "enrich/containers.h"
 #include "enrich/enricher.h"
 #include "enrich/labels.h"
 #include "enrich/plugins.h"
 #include "output/json.h"
+#include "probes/events.h"
 #include "probes/tcp_connect/connect_event.h"
 
 namespace pidtree {
@@ -633,6 +636,80 @@ TEST(Enricher, WithoutACgroupTreeLabelsReportNothing) {
   EXPECT_FALSE(e.enrich(EventOrigin{0, 11, nullptr, 1}));
   ASSERT_TRUE(e.enrich(EventOrigin{1, 11, nullptr, 1}));
   EXPECT_EQ(e.enrich(EventOrigin{1, 11, nullptr, 1})->fields, "");
+}
+
+// ---- cgroups from the kernel
+
+std::vector<uint8_t> cgroup_bytes(uint64_t id, bool made,
+                                  const std::string &path) {
+  pidtree_cgroup_event raw;
+  std::memset(&raw, 0, sizeof(raw));
+  raw.ts_boot_ns = 9;
+  raw.kind = PIDTREE_EVENT_CGROUP;
+  raw.id = id;
+  raw.made = made;
+  raw.path_len = static_cast<uint32_t>(path.size());
+  std::memcpy(raw.path, path.data(), path.size());
+  std::vector<uint8_t> out(offsetof(pidtree_cgroup_event, path) + path.size() +
+                           1);
+  std::memcpy(out.data(), &raw, out.size());
+  return out;
+}
+
+TEST(CgroupEvents, Decoded) {
+  auto b = cgroup_bytes(77, true, "/docker/" + kId);
+  auto ev = decode_cgroup_event(b.data(), b.size());
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->id, 77u);
+  EXPECT_TRUE(ev->made);
+  EXPECT_EQ(ev->path, "docker/" + kId);
+  EXPECT_EQ(ev->ts_boot_ns, 9u);
+  auto events = decode_event(b.data(), b.size());
+  ASSERT_TRUE(events);
+  EXPECT_TRUE(std::holds_alternative<CgroupEvent>(*events));
+  // Short, or a path longer than what came: refused.
+  EXPECT_FALSE(decode_cgroup_event(b.data(), 20));
+  EXPECT_FALSE(decode_cgroup_event(b.data(), b.size() - 10));
+  auto bad = b;
+  reinterpret_cast<pidtree_cgroup_event *>(bad.data())->path_len = 5000;
+  EXPECT_FALSE(decode_cgroup_event(bad.data(), bad.size()));
+  // A NUL inside ends the path.
+  auto nul = cgroup_bytes(78, false, std::string("/a\0b", 4));
+  ev = decode_cgroup_event(nul.data(), nul.size());
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->path, "a");
+  EXPECT_FALSE(ev->made);
+}
+
+TEST(Enricher, ACgroupMadeIsLearntAndDecidedBeforeItsEvents) {
+  EnricherSetup s;
+  std::vector<std::string> notes;
+  s.enricher.configure(load("tcp_connect:\n  container_labels: [team=pay*]\n"),
+                       s.probes, &notes);
+  s.enricher.use_maps(&s.maps);
+  // A container that is gone from the tree by the time its event is
+  // handled: known from its cgroup's creation.
+  const std::string id(64, 'd');
+  s.state.known[id] = container(id, "brief", {{"team", "payments"}});
+  s.enricher.cgroup(CgroupEvent{1, 40, true, "docker/" + id});
+  EXPECT_EQ(s.maps.reports.at(40) & (1u << PIDTREE_SLOT_TCP_CONNECT),
+            1u << PIDTREE_SLOT_TCP_CONNECT);
+  const int walks = s.tree.walks;
+  const Enrichment *e =
+      s.enricher.enrich(EventOrigin{PIDTREE_SLOT_TCP_CONNECT, 40, nullptr, 5});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->fields.find("\"container_name\":\"brief\""), std::string::npos);
+  EXPECT_EQ(s.tree.walks, walks);  // no walk needed
+  // A host service's cgroup: decided against, and gone from the map with
+  // its rmdir.
+  s.enricher.cgroup(CgroupEvent{2, 41, true, "system.slice/cron.service"});
+  EXPECT_EQ(s.maps.reports.at(41) & (1u << PIDTREE_SLOT_TCP_CONNECT), 0u);
+  EXPECT_FALSE(
+      s.enricher.enrich(EventOrigin{PIDTREE_SLOT_TCP_CONNECT, 41, nullptr, 5}));
+  s.enricher.cgroup(CgroupEvent{3, 41, false, "system.slice/cron.service"});
+  s.enricher.cgroup(CgroupEvent{3, 40, false, "docker/" + id});
+  EXPECT_EQ(s.maps.reports.count(41), 0u);
+  EXPECT_EQ(s.maps.reports.count(40), 0u);
 }
 
 // ---- login fields on the tree

@@ -375,16 +375,19 @@ TEST(BuildProgram, ProcessEventHooksComeFirst) {
   s.process_events = true;
   s.argv_offsets = ArgvOffsets{1136, 480, 488};
   auto hooks = program_for(s, {}).hooks();
-  ASSERT_EQ(hooks.size(), 4u);
+  ASSERT_EQ(hooks.size(), 6u);
   EXPECT_EQ(hooks[0].target, "task:task_newtask");
   EXPECT_EQ(hooks[1].target, "sched:sched_process_exec");
   EXPECT_EQ(hooks[2].target, "sched:sched_process_exit");
-  EXPECT_EQ(hooks[3].target, "inet_sock_set_state");
+  // Cgroups as they come and go, for the enrich stage's containers.
+  EXPECT_EQ(hooks[3].target, "cgroup:cgroup_mkdir");
+  EXPECT_EQ(hooks[4].target, "cgroup:cgroup_rmdir");
+  EXPECT_EQ(hooks[5].target, "inet_sock_set_state");
   // Without argv offsets, the syscall tracepoints too.
-  EXPECT_EQ(program_for(s, {}).hooks().size(), 4u);
+  EXPECT_EQ(program_for(s, {}).hooks().size(), 6u);
   s.argv_offsets.reset();
   auto syscalls = program_for(s, {}).hooks();
-  EXPECT_EQ(syscalls.size(), 11u);
+  EXPECT_EQ(syscalls.size(), 13u);
   EXPECT_EQ(syscalls[0].target, "syscalls:sys_enter_execve");
 }
 
