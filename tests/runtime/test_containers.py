@@ -210,6 +210,19 @@ class TestAttribution(ContainerCase):
                     "container_image", "container_labels"):
             self.assertNotIn(key, host[0])
 
+    def test_containers_gone_before_their_events_are_read(self):
+        """A container that connects once and exits at once: its cgroup is
+        gone by the time its event is handled; it is known from the
+        kernel's record of the cgroup's creation."""
+        t = self.start_tracer(write_config("brief", CONFIG_ALL))
+        for i in range(5):
+            run_container("brief%d" % i, labels=["run=%d" % i],
+                          port=8100 + i, delay=0)
+        for i in range(5):
+            ev, = self.of_container(t, "brief%d" % i, "tcp_connect",
+                                    pred=lambda r, p=8100 + i: r["port"] == p)
+            self.assertEqual(ev["container_labels"], {"run": str(i)})
+
     def test_a_container_older_than_the_tracer(self):
         run_container("old", labels=["team=old"], port=8082, delay=4,
                       detach=True)
