@@ -1053,11 +1053,15 @@ def containers(args, ns, chain, results):
     rounds = results.setdefault("containers", [])
     for rnd in range(args.container_rounds):
         row = {}
-        for kind in CONTAINER_KINDS:
+        for kind in args.container_kinds.split(","):
+            if kind not in CONTAINER_KINDS:
+                raise SystemExit("unknown --container-kinds entry %r" % kind)
             if kind == "reported" and not args.baseline_binary:
                 continue
             storm = container_storm(args, kind, configs)
             order = ("off", "on") if kind != "reported" else ("base", "on")
+            if kind in ("fork", "spawn") and args.baseline_binary:
+                order = ("off", "base", "on")
             if rnd % 2:
                 order = order[::-1]
             for state in order:
@@ -1625,7 +1629,8 @@ def report(args, results):
         def c_ratio(kind, on="on", off="off"):
             return [r["%s_%s" % (kind, on)]["rate"] /
                     r["%s_%s" % (kind, off)]["rate"] for r in crounds
-                    if "%s_%s" % (kind, on) in r]
+                    if "%s_%s" % (kind, on) in r and
+                    "%s_%s" % (kind, off) in r]
 
         def c_row(kind, what, target=None, on="on", off="off"):
             rr = c_ratio(kind, on, off)
@@ -1645,15 +1650,20 @@ def report(args, results):
         c_row("unmatched", "containers: connects/s of a host process, "
               "reported but for container_labels (dropped in the kernel)",
               TARGETS["unmatched_ratio"])
-        unm = [r["unmatched_on"] for r in crounds]
-        add("| containers: unmatched connects written | | | %s of %s | 0 | "
-            "%s |" % (fmt_n(sum(r["delivered"] for r in unm)),
-                      fmt_n(sum(r["made"] for r in unm)),
-                      verdict(sum(r["delivered"] for r in unm) == 0)))
+        unm = [r["unmatched_on"] for r in crounds if "unmatched_on" in r]
+        if unm:
+            add("| containers: unmatched connects written | | | %s of %s | 0 "
+                "| %s |" % (fmt_n(sum(r["delivered"] for r in unm)),
+                            fmt_n(sum(r["made"] for r in unm)),
+                            verdict(sum(r["delivered"] for r in unm) == 0)))
         c_row("fork", "containers: fork + exit/s, all three probes and both "
               "plugins on", TARGETS["fork_ratio"])
+        c_row("fork", "… the same, --baseline-binary against off", on="base")
+        c_row("fork", "… this tracer against --baseline-binary", off="base")
         c_row("spawn", "containers: fork + exec /bin/true/s, all three "
               "probes and both plugins on", TARGETS["spawn_ratio"])
+        c_row("spawn", "… the same, --baseline-binary against off", on="base")
+        c_row("spawn", "… this tracer against --baseline-binary", off="base")
         if any("reported_on" in r for r in crounds):
             c_row("reported", "containers: reported connects/s, this tracer "
                   "(attribution on) against --baseline-binary", on="on",
@@ -1861,6 +1871,9 @@ def main():
                    help="rounds of each load of the containers phase")
     p.add_argument("--container-duration", type=float, default=5.0,
                    help="seconds per load of the containers phase")
+    p.add_argument("--container-kinds", default=",".join(CONTAINER_KINDS),
+                   help="containers phase: which loads (unmatched, fork, "
+                        "spawn, reported)")
     p.add_argument("--baseline-binary", default="",
                    help="containers phase: a tracer to compare reported "
                         "connects against (e.g. one built before the "

@@ -30,8 +30,10 @@ static __always_inline void pidtree_proc_submit(void *ctx, u32 kind, u32 pid,
   ev.ppid = ppid;
   ev.uid = (u32)bpf_get_current_uid_gid();
   ev.flags = flags;
-  /* A child starts with its parent's login uid. */
-  ev.loginuid = pidtree_loginuid();
+  /* A child starts with its parent's login uid (read for forks only: an
+   * exit or a uid change needs none). */
+  ev.loginuid = kind == PIDTREE_EVENT_PROC_FORK ? pidtree_loginuid()
+                                                : PIDTREE_NO_LOGINUID;
   events.perf_submit(ctx, &ev, sizeof(ev));
 }
 

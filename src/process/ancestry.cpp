@@ -72,8 +72,6 @@ void TableAncestry::apply(const ProcEvent &event) {
       // The uid is the forking process's at that moment: news of it too
       // (a set*uid() since is only seen this way without syscall events).
       table_.set_uid(event.ppid, event.uid);
-      if (loginuid_from_kernel_)
-        table_.set_loginuid(event.ppid, event.loginuid);
       table_.fork(event.ts_boot_ns, event.pid, event.ppid, event.uid,
                   event.clone_parent, login_of(event.pid, event.loginuid));
       break;
