@@ -608,6 +608,20 @@ def phase_off(args, ns, chain, addr, storm=None):
                                        load["cpu_s"], wall)}
 
 
+def bpf_prog_stats():
+    """{program name: (run_cnt, run_time_ns)} of the loaded BPF programs
+    (kernel.bpf_stats_enabled must be on)."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"],
+                         capture_output=True, text=True, check=False).stdout
+    stats = {}
+    for prog in json.loads(out or "[]"):
+        if prog.get("run_cnt"):
+            cnt, ns = stats.get(prog.get("name"), (0, 0))
+            stats[prog.get("name")] = (cnt + prog["run_cnt"],
+                                       ns + prog["run_time_ns"])
+    return stats
+
+
 def phase_on(args, ns, chain, addr, tag, storm=None):
     storm = storm or connect_storm(args, addr)
     quiet = wait_quiet(args)
@@ -626,10 +640,17 @@ def phase_on(args, ns, chain, addr, tag, storm=None):
     c1, t1 = tracer.cpu(), time.monotonic()
     idle_rate = (sum(c1) - sum(c0)) / (t1 - t_idle0)  # ticks per second
     mem_before = mem_kb(tracer.pid)
+    if args.bpf_stats:
+        stats0 = bpf_prog_stats()
     busy0 = host_busy_ticks()
     tb = time.monotonic()
     load = run_load(args, ns, chain, storm["cmd"], storm["seconds"] + 120)
     storm_wall = time.monotonic() - tb
+    if args.bpf_stats:
+        stats1 = bpf_prog_stats()
+        prog_ns = {name: (cnt - stats0.get(name, (0, 0))[0],
+                          ns_ - stats0.get(name, (0, 0))[1])
+                   for name, (cnt, ns_) in stats1.items()}
     busy = host_busy_ticks() - busy0
     c_storm = tracer.cpu()
     foreign = foreign_pct(busy, load["cpu_s"] +
@@ -693,6 +714,9 @@ def phase_on(args, ns, chain, addr, tag, storm=None):
         r["cpu_us_per_event_minus_idle"] = (cpu_s - idle_s) / handled * 1e6
     if tracer.sink_report is None:
         r.update(checked)
+    if args.bpf_stats:
+        r["bpf_progs"] = {name: {"runs": cnt, "ns_per_run": ns_ / cnt}
+                          for name, (cnt, ns_) in prog_ns.items() if cnt}
     return r
 
 
@@ -1664,6 +1688,22 @@ def report(args, results):
               "probes and both plugins on", TARGETS["spawn_ratio"])
         c_row("spawn", "… the same, --baseline-binary against off", on="base")
         c_row("spawn", "… this tracer against --baseline-binary", off="base")
+        for kind in ("fork", "spawn"):
+            for state in ("base", "on"):
+                progs = [r["%s_%s" % (kind, state)].get("bpf_progs")
+                         for r in crounds if "%s_%s" % (kind, state) in r]
+                progs = [p for p in progs if p]
+                if not progs:
+                    continue
+                names = sorted({n for p in progs for n in p
+                                if "task" in n or "sched" in n or
+                                "cgroup" in n})
+                add("| … %s, %s: BPF ns per run (bpf_stats) | | | %s | | |" % (
+                    kind, "baseline" if state == "base" else "this tracer",
+                    ", ".join("%s %.0f" % (n, med([p[n]["ns_per_run"]
+                                                    for p in progs
+                                                    if n in p]))
+                              for n in names)))
         if any("reported_on" in r for r in crounds):
             c_row("reported", "containers: reported connects/s, this tracer "
                   "(attribution on) against --baseline-binary", on="on",
@@ -1880,6 +1920,11 @@ def main():
                         "enrich stage)")
     p.add_argument("--syscall-seconds", type=float, default=2.0,
                    help="seconds of getppid() per tracer mode and round")
+    p.add_argument("--bpf-stats", action="store_true",
+                   help="turn kernel.bpf_stats_enabled on for the run and "
+                        "record each BPF program's runs and ns per run "
+                        "during every tracer-on storm (in the JSON, and "
+                        "per program in the containers phase's report)")
     p.add_argument("--profile", action="store_true",
                    help="also profile the tracer under a reported storm")
     p.add_argument("--profile-duration", type=float, default=5.0)
@@ -1905,6 +1950,17 @@ def main():
     p.add_argument("--keep-output", action="store_true")
     p.add_argument("--json", help="also write all raw figures to this file")
     args = p.parse_args()
+    if args.bpf_stats:
+        knob = "/proc/sys/kernel/bpf_stats_enabled"
+        with open(knob) as f:
+            before = f.read().strip()
+
+        def restore():
+            with open(knob, "w") as f:
+                f.write(before)
+        with open(knob, "w") as f:
+            f.write("1")
+        on_exit(restore)
     if args.quick:
         args.rounds, args.duration, args.starts, args.churn = 1, 2.0, 2, 1000
         args.filtered_rounds = 1
