@@ -243,44 +243,22 @@ void NetListenProbe::snapshot(SocketSource &source) {
   }
   std::vector<ListenEvent> found = scan_listeners(
       source, tcp, udp, [this](const ListenEvent &e) { return keep(e); });
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto &e : found)
-    made_.emplace_back(std::move(e));
+  worker_.post(std::vector<Event>(std::make_move_iterator(found.begin()),
+                                  std::make_move_iterator(found.end())));
 }
 
 void NetListenProbe::start() {
-  if (settings_.snapshot_period_ms == 0 || thread_.joinable())
+  if (settings_.snapshot_period_ms == 0)
     return;
-  thread_ = std::thread([this] { snapshot_loop(); });
+  // One at start, then every period.
+  worker_.start(std::chrono::milliseconds(settings_.snapshot_period_ms), true,
+                [this, source = std::make_shared<ProcSocketSource>()] {
+                  snapshot(*source);
+                });
 }
 
-void NetListenProbe::snapshot_loop() {
-  ProcSocketSource source;
-  const auto period = std::chrono::milliseconds(settings_.snapshot_period_ms);
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    snapshot(source);
-    lock.lock();
-    wake_.wait_for(lock, period, [this] { return stopping_; });
-  }
-}
+void NetListenProbe::collect(std::vector<Event> *out) { worker_.collect(out); }
 
-void NetListenProbe::collect(std::vector<Event> *out) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto &e : made_)
-    out->push_back(std::move(e));
-  made_.clear();
-}
-
-void NetListenProbe::stop() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable())
-    thread_.join();
-}
+void NetListenProbe::stop() { worker_.stop(); }
 
 }  // namespace pidtree

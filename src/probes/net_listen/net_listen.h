@@ -7,13 +7,12 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <thread>
 
 #include "config/config.h"
 #include "probes/probe.h"
+#include "probes/probe_worker.h"
 
 namespace pidtree {
 
@@ -56,8 +55,6 @@ class NetListenProbe : public Probe {
   void snapshot(SocketSource &source);
 
  private:
-  void snapshot_loop();
-
   Backend backend_;
   uint32_t own_netns_;
   NetListenSettings settings_;
@@ -65,10 +62,7 @@ class NetListenProbe : public Probe {
   const bool marks_random_binds_;
   // The snapshot thread reads the filters while a reload may replace them.
   mutable std::mutex mutex_;
-  std::vector<Event> made_;
-  std::thread thread_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  ProbeWorker worker_;  // the periodic snapshots
 };
 
 }  // namespace pidtree

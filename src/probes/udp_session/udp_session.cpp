@@ -85,7 +85,7 @@ UdpSessionProbe::UdpSessionProbe(Backend backend, const ProbeConfig &section)
 }
 
 // Without the last scan: the maps may be gone by now.
-UdpSessionProbe::~UdpSessionProbe() { halt(); }
+UdpSessionProbe::~UdpSessionProbe() { worker_.stop(); }
 
 uint64_t UdpSessionProbe::scan_period_ns() const {
   return scan_period(settings_.max_duration_ns);
@@ -210,51 +210,21 @@ void UdpSessionProbe::scan(MapAccess &maps, uint64_t now_ns,
         now_ns, untracked - untracked_reported_, untracked});
     untracked_reported_ = untracked;
   }
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto &e : found)
-    made_.push_back(std::move(e));
+  worker_.post(std::move(found));
 }
 
 void UdpSessionProbe::start() {
-  if (!maps_ || thread_.joinable())
+  if (!maps_)
     return;
-  thread_ = std::thread([this] { scan_loop(); });
+  worker_.start(std::chrono::nanoseconds(scan_period_ns()), false,
+                [this] { scan(*maps_, boottime_ns(), boottime_ns); });
 }
 
-void UdpSessionProbe::scan_loop() {
-  const auto period = std::chrono::nanoseconds(scan_period_ns());
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stopping_) {
-    wake_.wait_for(lock, period, [this] { return stopping_; });
-    if (stopping_)
-      break;
-    lock.unlock();
-    scan(*maps_, boottime_ns(), boottime_ns);
-    lock.lock();
-  }
-}
-
-void UdpSessionProbe::collect(std::vector<Event> *out) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto &e : made_)
-    out->push_back(std::move(e));
-  made_.clear();
-}
-
-bool UdpSessionProbe::halt() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (!thread_.joinable())
-    return false;
-  thread_.join();
-  return true;
-}
+void UdpSessionProbe::collect(std::vector<Event> *out) { worker_.collect(out); }
 
 void UdpSessionProbe::stop() {
-  if (halt())
+  // The last scan, once the scans' thread has ended.
+  if (worker_.stop())
     scan(*maps_, boottime_ns(), boottime_ns, true);
 }
 

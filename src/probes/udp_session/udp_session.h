@@ -7,14 +7,12 @@
 // start and makes its lines.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
-#include <thread>
 
 #include "config/config.h"
 #include "pipeline/stage.h"
 #include "probes/probe.h"
+#include "probes/probe_worker.h"
 #include "probes/udp_session/session_book.h"
 
 namespace pidtree {
@@ -58,9 +56,6 @@ class UdpSessionProbe : public Probe, public EventStage {
   uint64_t scan_period_ns() const;
 
  private:
-  void scan_loop();
-  // Ends the scan thread; false when it was not running.
-  bool halt();
   void write(const SessionBook::Made &made, LineOutput &out);
   SessionBook::Made fallback(const UdpSessionRecord &record, LineOutput &out,
                              const std::string &why);
@@ -70,11 +65,7 @@ class UdpSessionProbe : public Probe, public EventStage {
   SessionBook book_;
   MapAccess *maps_ = nullptr;
   uint64_t untracked_reported_ = 0;
-  std::mutex mutex_;  // made_ and stopping_
-  std::vector<Event> made_;
-  std::thread thread_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  ProbeWorker worker_;  // the periodic scans
 };
 
 }  // namespace pidtree
