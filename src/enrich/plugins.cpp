@@ -103,9 +103,7 @@ bool SourceIpMap::load(File *f, std::string *why) {
   size_t skipped = 0;
   parse_hosts(text, &hosts, &skipped);
   f->hosts = std::move(hosts);
-  f->stamp = File::Stamp{st.st_dev, st.st_ino, st.st_size,
-                         static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-                             st.st_mtim.tv_nsec};
+  f->stamp = File::Stamp::of(st);
   f->missing = false;
   return true;
 }
@@ -156,10 +154,7 @@ void SourceIpMap::maintain(Clock::time_point now,
       }
       continue;
     }
-    File::Stamp now_stamp{st.st_dev, st.st_ino, st.st_size,
-                          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-                              st.st_mtim.tv_nsec};
-    if (!f.missing && now_stamp == f.stamp)
+    if (!f.missing && File::Stamp::of(st) == f.stamp)
       continue;
     std::string why;
     const bool was_missing = f.missing;

@@ -4,6 +4,7 @@
 // identityplugin (nothing).
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <chrono>
 #include <memory>
@@ -64,6 +65,11 @@ class SourceIpMap : public Plugin {
       ino_t ino = 0;
       off_t size = -1;
       int64_t mtime_ns = -1;
+      static Stamp of(const struct stat &st) {
+        return Stamp{st.st_dev, st.st_ino, st.st_size,
+                     static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+                         st.st_mtim.tv_nsec};
+      }
       bool operator==(const Stamp &o) const {
         return dev == o.dev && ino == o.ino && size == o.size &&
                mtime_ns == o.mtime_ns;
