@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -246,6 +247,32 @@ TEST(Config, IncludeLoopsMissingFilesAndRemoteUrlsAreRefused) {
   EXPECT_NE(remote.find("F:2:12: !include: remote includes are not supported"),
             std::string::npos)
       << remote;
+}
+
+// A file or include that is not a regular file is refused at once: a FIFO
+// or a device would block the loader (and a reload with it) or never end.
+TEST(Config, FifosDevicesDirectoriesAndHugeFilesAreRefused) {
+  TempDir dir;
+  std::string fifo = dir.path() + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto why = [](const std::string &path) {
+    try {
+      load_config(path);
+    } catch (const ConfigError &e) {
+      return std::string(e.what());
+    }
+    return std::string("<no error>");
+  };
+  EXPECT_NE(why(fifo).find("not a regular file"), std::string::npos);
+  EXPECT_NE(why(dir.path()).find("it is a directory"), std::string::npos);
+  std::string inc =
+      dir.write("inc.yaml", "tcp_connect: !include /dev/zero\n");
+  EXPECT_NE(why(inc).find("inc.yaml:1:14: !include: cannot read '/dev/zero': "
+                          "not a regular file"),
+            std::string::npos)
+      << why(inc);
+  std::string big = dir.write("big.yaml", std::string(5 << 20, '#'));
+  EXPECT_NE(why(big).find("larger than 4 MiB"), std::string::npos);
 }
 
 struct BadCase {
