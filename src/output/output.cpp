@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -67,6 +68,7 @@ bool OutputSink::flush() {
       }
       failed_ = true;
       errno_ = errno;
+      drop_partial_line(done);
       break;
     }
     done += static_cast<size_t>(n);
@@ -76,6 +78,21 @@ bool OutputSink::flush() {
   if (buffer_.capacity() > kKeepCapacity)
     std::string().swap(buffer_);
   return !failed_;
+}
+
+void OutputSink::drop_partial_line(size_t written) {
+  size_t last_newline = buffer_.rfind('\n', written == 0 ? 0 : written - 1);
+  size_t whole =
+      last_newline == std::string::npos || written == 0 ? 0 : last_newline + 1;
+  size_t partial = written - whole;
+  struct stat st {};
+  if (partial == 0 || ::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_size < static_cast<off_t>(partial))
+    return;
+  // The file ends with the start of a line that cannot be finished (the
+  // disk is full): cut it, so the file holds whole lines only.
+  if (::ftruncate(fd_, st.st_size - static_cast<off_t>(partial)) != 0)
+    return;
 }
 
 bool OutputSink::reader_gone() const {

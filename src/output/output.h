@@ -21,7 +21,8 @@ class JsonFormatter {
 };
 
 // Buffered line writer to a file descriptor. Write errors are sticky: once
-// the reader is gone (EPIPE) every later call returns false.
+// the reader is gone (EPIPE) or the disk is full (ENOSPC) every later call
+// returns false. A regular file is never left ending in part of a line.
 class OutputSink {
  public:
   explicit OutputSink(int fd) : fd_(fd) {}
@@ -43,6 +44,9 @@ class OutputSink {
 
  private:
   static constexpr size_t kKeepCapacity = 1 << 20;
+  // After a failed write, when `written` bytes of the buffer went out and
+  // the last of them are not a whole line: cut them off a regular file.
+  void drop_partial_line(size_t written);
   int fd_;
   std::string buffer_;
   bool failed_ = false;

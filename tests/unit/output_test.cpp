@@ -10,9 +10,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -455,6 +459,44 @@ TEST(JsonFormatter, TableNodesRenderOnceAndStayRight) {
   EXPECT_EQ(event_line(ev, a, "u", "t"), one);
   auto j = nlohmann::json::parse(one);
   EXPECT_EQ(j["proctree"][0]["cmdline"], "a \"b\"");
+}
+
+// A file that cannot grow (RLIMIT_FSIZE stands for a full disk: the write
+// that reaches the limit is cut short, the next one fails) keeps whole
+// lines only, and the failure is kept. In a child: the limit is per
+// process.
+TEST(OutputSink, FullFileIsLeftWithWholeLinesOnly) {
+  char path[] = "/tmp/pidtree-sink-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    rlimit lim{100, 100};
+    setrlimit(RLIMIT_FSIZE, &lim);
+    int out = open(path, O_WRONLY | O_APPEND);
+    OutputSink sink(out);
+    std::string line(39, 'x');
+    line += '\n';
+    for (int i = 0; i < 3; i++)
+      sink.add_line(line);
+    bool ok = sink.flush();
+    sink.add_line(line);
+    bool again = sink.flush();
+    _exit(!ok && !again && sink.failed() && sink.error() == EFBIG ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::ifstream f(path);
+  std::string text((std::istreambuf_iterator<char>(f)),
+                   std::istreambuf_iterator<char>());
+  unlink(path);
+  EXPECT_EQ(text.size(), 80u);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+  EXPECT_EQ(text.back(), '\n');
 }
 
 }  // namespace
