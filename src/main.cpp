@@ -24,6 +24,7 @@
 #include "kernel/bpf_program.h"
 #include "kernel/cgroup.h"
 #include "kernel/preflight.h"
+#include "kernel/privileges.h"
 #include "kernel/shape.h"
 #include "output/output.h"
 #include "pipeline/event_loop.h"
@@ -173,8 +174,13 @@ int main(int argc, char **argv) {
 
   int out_fd = STDOUT_FILENO;
   if (opt.output_file != "-") {
+    const int nofollow = opt.output_follow_symlink ? 0 : O_NOFOLLOW;
     out_fd = ::open(opt.output_file.c_str(),
-                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | nofollow, 0600);
+    if (out_fd < 0 && errno == ELOOP && nofollow)
+      return fail("output file '" + opt.output_file +
+                  "' is a symbolic link: refused (pass "
+                  "--output-follow-symlink to write through it)");
     if (out_fd < 0)
       return fail("cannot open output file '" + opt.output_file +
                   "': " + std::strerror(errno));
@@ -241,6 +247,10 @@ int main(int argc, char **argv) {
   // follows, and the events are only handled once the scan is in.
   if (use_table)
     table_ancestry.seed();
+  // Root's other privileges are not needed from here on; the process has
+  // one thread still (kernel/privileges.h says what is kept and why).
+  if (!(err = drop_privileges(kept_capabilities(read_cap_last_cap()))).empty())
+    return fail(err);
   probes->start();
   std::fprintf(stderr, "pidtree-bcc: tracing %s; Ctrl-C to stop\n",
                probes->describe().c_str());

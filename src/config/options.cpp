@@ -127,8 +127,13 @@ ParseResult parse_options(int argc, const char *const *argv) {
   exc->type_name("SPEC");
   inc->excludes(exc);
   app.add_option("-f,--output-file", opt.output_file,
-                 "Write JSON lines to this file (appended); - is stdout")
+                 "Write JSON lines to this file (appended; made 0600); - is "
+                 "stdout. A symbolic link is refused without "
+                 "--output-follow-symlink")
       ->type_name("PATH");
+  app.add_flag("--output-follow-symlink", opt.output_follow_symlink,
+               "Let --output-file be a symbolic link (a root daemon writing "
+               "through a link someone else may have made)");
   app.add_option("-c,--config", opt.config_file,
                  "YAML configuration file in Yelp pidtree-bcc's format; "
                  "SIGHUP reloads it")

@@ -35,6 +35,7 @@ struct Options {
   std::string config_file;  // "" for none
   bool watch_config = false;
   std::string output_file = "-";
+  bool output_follow_symlink = false;  // else -f refuses a symbolic link
   bool print_and_quit = false;
   unsigned perf_pages = 0;  // per CPU, a power of two; 0: default_perf_pages
   AncestrySource ancestry = AncestrySource::kTable;
