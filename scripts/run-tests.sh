@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Sets the machine up (scripts/setup.sh), builds, and runs every test: unit
 # tests (no root), runtime tests (root, the real kernel) and the vm test
-# (Debian's stock kernel under qemu, for the kprobe backend). CI runs this.
-# Extra arguments go to ctest (e.g. -LE vm to leave the VM test out).
+# (Debian's stock kernel under qemu, for the kprobe backend); then the unit
+# and runtime tests again in a build with AddressSanitizer and
+# UndefinedBehaviorSanitizer (build-asan/), and each fuzz target for a
+# bounded time (build-fuzz/, clang's libFuzzer). CI runs this.
+# Extra arguments go to the first ctest (e.g. -LE vm to leave the VM test
+# out). PIDTREE_TESTS_SANITIZE=0 and PIDTREE_TESTS_FUZZ=0 leave those two
+# stages out (for a quick run by hand; CI runs both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -15,5 +20,28 @@ if [ -f "$log" ] && grep -q '^checked on kernel' "$log"; then
   echo "--- backends checked, per kernel (runtime_backends here; vm: the stock kernel) ---"
   awk '/^checked on kernel/{f=1; print; next} f && /^  /{print; next} {f=0}' "$log"
   grep '^vm: guest command exit code' "$log" || true
+fi
+
+if [ "${PIDTREE_TESTS_SANITIZE:-1}" != 0 ]; then
+  echo "--- unit and runtime tests under ASan and UBSan (build-asan) ---"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPIDTREE_SANITIZE=ON
+  cmake --build build-asan -j"$(nproc)"
+  # Every report fails the test that made it (the tracer exits non-zero);
+  # the suppressions file says why each entry is there.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99:strict_string_checks=1:detect_stack_use_after_return=1 \
+  LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -LE vm || status=$?
+fi
+
+if [ "${PIDTREE_TESTS_FUZZ:-1}" != 0 ]; then
+  echo "--- fuzz targets (build-fuzz) ---"
+  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ -DPIDTREE_FUZZ=ON -DPIDTREE_SANITIZE=ON
+  cmake --build build-fuzz -j"$(nproc)" --target fuzz_all
+  # One target per core: each is a single process.
+  ctest --test-dir build-fuzz --output-on-failure -L fuzz -j"$(nproc)" ||
+    status=$?
 fi
 exit "$status"

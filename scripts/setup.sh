@@ -21,6 +21,13 @@ apt-get install -y -q --no-install-recommends bpftool ||
   apt-get install -y -q --no-install-recommends linux-tools-common \
     "linux-tools-$(uname -r)" || echo "setup.sh: bpftool not available" >&2
 
+# The fuzz tests (tests/fuzz/) are built with clang's libFuzzer (its
+# runtime is in libclang-rt-dev on Debian; in clang's own package on
+# Ubuntu).
+apt-get install -y -q --no-install-recommends clang
+apt-get install -y -q --no-install-recommends libclang-rt-dev 2>/dev/null ||
+  true
+
 # The vm test (tests/vm/run-vm.sh, ctest label "vm") boots Debian's stock
 # kernel, which has kprobes, under qemu: the kernel and its headers (same
 # version), qemu, and what the runner builds the guest's initramfs from
