@@ -150,6 +150,57 @@ class TestPrintProgram(unittest.TestCase):
                                  "a line other than a numeric define "
                                  "changed: %r -> %r" % (a, b))
 
+    def test_every_probes_configuration_is_data_not_program_text(self):
+        """Each probe's section, every key set to something distinctive,
+        hostile strings in plugin arguments and container labels: the
+        program differs from the one of empty sections only in numeric
+        defines, and none of the file's text is in it."""
+        d = harness.tmpdir()
+        empty = os.path.join(d, "empty.yml")
+        full = os.path.join(d, "full.yml")
+        with open(empty, "w") as f:
+            f.write("tcp_connect: {}\nnet_listen: {}\nudp_session: {}\n")
+        hostile = '$(touch /tmp/pwn)\\n#include "x"\\n*/ }'
+        with open(full, "w") as f:
+            f.write("""
+tcp_connect:
+  filters:
+    - {subnet_name: a, network: 10.77.0.0, network_mask: 255.255.0.0, except_ports: [4321]}
+  includeports: [4322, "4323-4329"]
+  container_labels: ['app=%(h)s*,t=%(h)s', 'x=y']
+  plugins:
+    sourceipmap: {hostfiles: [/etc/hosts], attribute_key: '%(h)s'}
+    loginuidmap: {top_level: true}
+net_listen:
+  protocols: [tcp, udp]
+  filters:
+    - {subnet_name: b, network: "2001:db8:77::", network_mask: "ffff:ffff:ffff::"}
+  excludeports: [4331]
+  snapshot_periodicity: 4333
+  same_namespace_only: true
+  exclude_random_bind: true
+  container_labels: ['k=%(h)s']
+udp_session:
+  filters:
+    - {subnet_name: c, network: 10.88.0.0, network_mask: 255.255.0.0}
+  includeports: [4341]
+  session_max_duration: 4343
+  container_labels: ['k=%(h)s']
+""" % {"h": hostile})
+        base = self.program("--backend", "tracepoint", "-c", empty)
+        text = self.program("--backend", "tracepoint", "-c", full)
+        for needle in ("10.77", "2001:db8:77", "10.88", "4321", "4322",
+                       "4331", "4333", "4341", "4343", "pwn", "app=",
+                       "/etc/hosts", '#include "x"'):
+            self.assertNotIn(needle, text)
+        a, b = base.splitlines(), text.splitlines()
+        self.assertEqual(len(a), len(b))
+        for x, y in zip(a, b):
+            if x != y:
+                self.assertRegex(y, r"^#define PIDTREE_[A-Z0-9_]+ \d+$",
+                                 "a line other than a numeric define "
+                                 "changed: %r -> %r" % (x, y))
+
     def test_print_needs_no_root(self):
         if os.geteuid() != 0:
             self.program()  # we are not root already
