@@ -4,7 +4,7 @@
 # first), plus, for fuzz_records, seeds made from bpf/event.h. Fails on a
 # crash, a leak, a timeout (10 s per input), memory past 2 GiB or a failed
 # check; the input that did it is kept in $PIDTREE_FUZZ_ARTIFACTS (default
-# build-fuzz/artifacts) and named on stderr. New inputs stay in the scratch
+# BUILD/artifacts) and named on stderr. New inputs stay in the scratch
 # corpus, not in the tree.
 #   run.sh TARGET CORPUS SECONDS [MAKE_RECORD_SEEDS]
 set -euo pipefail
