@@ -265,8 +265,7 @@ TEST(Config, FifosDevicesDirectoriesAndHugeFilesAreRefused) {
   };
   EXPECT_NE(why(fifo).find("not a regular file"), std::string::npos);
   EXPECT_NE(why(dir.path()).find("it is a directory"), std::string::npos);
-  std::string inc =
-      dir.write("inc.yaml", "tcp_connect: !include /dev/zero\n");
+  std::string inc = dir.write("inc.yaml", "tcp_connect: !include /dev/zero\n");
   EXPECT_NE(why(inc).find("inc.yaml:1:14: !include: cannot read '/dev/zero': "
                           "not a regular file"),
             std::string::npos)
