@@ -173,17 +173,12 @@ int main(int argc, char **argv) {
   }
 
   int out_fd = STDOUT_FILENO;
+  std::unique_ptr<OutputFile> out_file;
   if (opt.output_file != "-") {
-    const int nofollow = opt.output_follow_symlink ? 0 : O_NOFOLLOW;
-    out_fd = ::open(opt.output_file.c_str(),
-                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | nofollow, 0600);
-    if (out_fd < 0 && errno == ELOOP && nofollow)
-      return fail("output file '" + opt.output_file +
-                  "' is a symbolic link: refused (pass "
-                  "--output-follow-symlink to write through it)");
-    if (out_fd < 0)
-      return fail("cannot open output file '" + opt.output_file +
-                  "': " + std::strerror(errno));
+    out_file = std::make_unique<OutputFile>(opt.output_file,
+                                            opt.output_follow_symlink);
+    if ((out_fd = out_file->open(&err)) < 0)
+      return fail(err);
   }
   widen_pipe(out_fd);
   install_signal_handlers();
@@ -262,7 +257,8 @@ int main(int argc, char **argv) {
                  clock,
                  have_file ? &reloader : nullptr,
                  use_table ? &table_ancestry : nullptr,
-                 &enricher};
+                 &enricher,
+                 out_file.get()};
   LoopEnd end = run_event_loop(loop, g_exiting, g_reload);
   // Hooks first: what the probes report as they stop is then complete.
   bpf.detach();

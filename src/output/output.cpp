@@ -1,9 +1,12 @@
 #include "output/output.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -93,6 +96,29 @@ void OutputSink::drop_partial_line(size_t written) {
   // disk is full): cut it, so the file holds whole lines only.
   if (::ftruncate(fd_, st.st_size - static_cast<off_t>(partial)) != 0)
     return;
+}
+
+bool OutputSink::switch_to(int fd) {
+  bool ok = flush();
+  ::close(fd_);
+  fd_ = fd;
+  return ok;
+}
+
+int OutputFile::open(std::string *why) const {
+  const int nofollow = follow_symlink_ ? 0 : O_NOFOLLOW;
+  int fd = ::open(path_.c_str(),
+                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | nofollow, 0600);
+  if (fd >= 0)
+    return fd;
+  if (errno == ELOOP && nofollow)
+    *why = "output file '" + printable(path_) +
+           "' is a symbolic link: refused (pass --output-follow-symlink to "
+           "write through it)";
+  else
+    *why = "cannot open output file '" + printable(path_) +
+           "': " + std::strerror(errno);
+  return -1;
 }
 
 bool OutputSink::reader_gone() const {

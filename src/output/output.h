@@ -37,6 +37,10 @@ class OutputSink {
   bool flush_if_full() {
     return buffer_.size() < kFlushBytes ? !failed_ : flush();
   }
+  // Writes what is pending to the current descriptor, then continues on
+  // `fd` (the old one is closed): a reopened output file. False when the
+  // pending output could not be written (the failure stays, as any).
+  bool switch_to(int fd);
   // True when the reader of a pipe has gone, detected without writing.
   bool reader_gone() const;
   bool failed() const { return failed_; }
@@ -51,6 +55,21 @@ class OutputSink {
   std::string buffer_;
   bool failed_ = false;
   int errno_ = 0;
+};
+
+// -f PATH: opened (and reopened after rotation, on SIGHUP) for appending,
+// made 0600, a symbolic link refused unless `follow_symlink`.
+class OutputFile {
+ public:
+  OutputFile(std::string path, bool follow_symlink)
+      : path_(std::move(path)), follow_symlink_(follow_symlink) {}
+  // A new descriptor, or -1 with `why` set (one line).
+  int open(std::string *why) const;
+  const std::string &path() const { return path_; }
+
+ private:
+  std::string path_;
+  bool follow_symlink_;
 };
 
 }  // namespace pidtree

@@ -40,6 +40,22 @@ std::string output_error(const OutputSink &sink) {
   return "";
 }
 
+// SIGHUP with -f: what is pending goes to the old file, the rest to the
+// file now at the path (logrotate's postrotate). If it cannot be opened,
+// the old one stays in use.
+void reopen_output(const LoopParts &parts) {
+  std::string why;
+  int fd = parts.output_file->open(&why);
+  if (fd < 0) {
+    std::fprintf(stderr,
+                 "pidtree-bcc: warning: SIGHUP: %s; still writing "
+                 "to the file open before\n",
+                 why.c_str());
+    return;
+  }
+  parts.sink.switch_to(fd);
+}
+
 }  // namespace
 
 LoopEnd run_event_loop(const LoopParts &parts,
@@ -66,12 +82,14 @@ LoopEnd run_event_loop(const LoopParts &parts,
     take_probe_events(parts, &made);
     if (reload) {
       reload = 0;
-      if (!parts.reloader)
+      if (parts.output_file)
+        reopen_output(parts);
+      if (parts.reloader)
+        parts.reloader->request();
+      else if (!parts.output_file)
         std::fprintf(stderr,
                      "pidtree-bcc: SIGHUP: no configuration file to reload "
                      "(see --config)\n");
-      else
-        parts.reloader->request();
     }
     if (parts.reloader)
       parts.reloader->poll();

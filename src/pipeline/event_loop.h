@@ -1,7 +1,8 @@
 // The tracer's main loop: wait for the kernel's events, put them (and the
 // events the probes make in user space) through the pipeline in batches,
-// reload the configuration when asked, resync the process table after
-// losses, and stop on a signal or once the output is gone.
+// reload the configuration and reopen the output file when asked (SIGHUP),
+// resync the process table after losses, and stop on a signal or once the
+// output is gone.
 #pragma once
 
 #include <signal.h>
@@ -36,6 +37,7 @@ struct LoopParts {
   ConfigReloader *reloader = nullptr;  // without a configuration file: none
   TableAncestry *table = nullptr;      // with --ancestry proc: none
   Enricher *enricher = nullptr;        // its upkeep between batches
+  OutputFile *output_file = nullptr;   // -f: reopened on SIGHUP
 };
 
 struct LoopEnd {

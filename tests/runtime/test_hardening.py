@@ -158,6 +158,56 @@ class TestOutputFile(unittest.TestCase):
             self.assertEqual(os.stat(target).st_mode & 0o777, 0o600)
             self.assertEqual(t.stop(), 0)
 
+    def test_rotated_away_and_sighup_under_a_storm_loses_no_line(self):
+        """logrotate without copytruncate: the file is renamed and SIGHUP
+        sent, twice, while a connect storm runs. Lines go to the renamed
+        file until the signal, then to a new file at the path; together
+        they hold every connect of the storm once, whole lines only."""
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "events.jsonl")
+            first = PORTS.block(10)
+            t = start_tracer(self, "-f", out, "--include-ports",
+                             "%d-%d" % (first, first + 9))
+            sent = 30000
+            h = Helper(NS, [(V4_REPORTED, first + i) for i in range(10)],
+                       count=sent, hold=False)
+            self.addCleanup(h.release)
+            for n in (1, 2):
+                wait_for(lambda: os.path.exists(out) and
+                         os.path.getsize(out) > 0, 15, "lines in the file")
+                time.sleep(0.3)
+                os.rename(out, "%s.%d" % (out, n))
+                t.send(signal.SIGHUP)
+            self.assertEqual(h.wait_result(120)["errors"],
+                             {"ECONNREFUSED": sent})
+            files = [out + ".1", out + ".2", out]
+
+            def counts():
+                events = lost = 0
+                for path in files:
+                    if not os.path.exists(path):
+                        continue
+                    with open(path, "rb") as f:
+                        data = f.read()
+                    for line in data.split(b"\n")[:-1]:
+                        rec = json.loads(line)
+                        if rec.get("pid") == h.pid:
+                            events += 1
+                        elif rec.get("type") == "lost_events":
+                            lost = max(lost, rec["total"])
+                return events, lost
+            wait_for(lambda: sum(counts()) >= sent, 30, "every connect")
+            self.assertEqual(t.stop(), 0, t.describe())
+            events, lost = counts()
+            self.assertEqual(events + lost, sent, (events, lost))
+            for path in files:
+                with open(path, "rb") as f:
+                    data = f.read()
+                self.assertTrue(data.endswith(b"\n"), path)
+                self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+            self.assertEqual([l for l in t.stderr_lines if "warning" in l],
+                             [])
+
     def test_full_disk_exits_1_with_whole_lines_only(self):
         """The output on a 256 KiB tmpfs and a storm of reported connects:
         the tracer stops within seconds with exit status 1 and one line
