@@ -4,7 +4,7 @@ the capabilities it keeps, its output file (a symbolic link, a full disk),
 a configuration that turns bad while watched and a flood of SIGHUPs,
 processes with huge, odd and deep command lines and trees, a tracer
 stopped under a storm, two tracers at once and one killed and restarted,
-and TCP Fast Open connects.
+and connects made by TCP Fast Open and io_uring.
 
 usage: sudo python3 test_hardening.py PATH-TO-pidtree-bcc
 
@@ -488,6 +488,7 @@ class TestFastOpen(unittest.TestCase):
                                             code, V4_REPORTED, str(port)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              text=True)
+        self.addCleanup(p.stdout.close)
         self.addCleanup(p.kill)
         pid = int(p.stdout.readline())
         [ev] = t.wait_events(lambda r: r["pid"] == pid, 1, 15)
@@ -497,6 +498,48 @@ class TestFastOpen(unittest.TestCase):
         self.assertEqual(ev["proctree"][1]["pid"], os.getpid())
         p.stdin.close()
         p.wait(10)
+
+
+class TestIoUring(unittest.TestCase):
+    def helper(self):
+        path = os.environ.get("PIDTREE_URING_CONNECT") or os.path.join(
+            os.path.dirname(BINARY), "tests", "uring_connect")
+        self.assertTrue(os.access(path, os.X_OK),
+                        "the io_uring helper (tests/runtime/uring_connect."
+                        "cpp) is not built at %s" % path)
+        return path
+
+    def test_io_uring_connects_inline_and_from_a_worker(self):
+        """IORING_OP_CONNECT made in the submitting task (inline) and by an
+        io-wq worker thread (IOSQE_ASYNC): both reported with the process
+        that submitted it and its tree."""
+        with open("/proc/sys/kernel/io_uring_disabled") as f:
+            self.assertEqual(f.read().strip(), "0",
+                             "io_uring is disabled on this host")
+        port = PORTS.next()
+        t = start_tracer(self, "--include-ports", str(port))
+        for mode in ("inline", "async"):
+            with self.subTest(mode=mode):
+                p = subprocess.Popen(
+                    NS.prefix() + [self.helper(), V4_REPORTED, str(port),
+                                   mode],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                self.addCleanup(p.stdout.close)
+                self.addCleanup(p.kill)
+                result = json.loads(p.stdout.readline())
+                self.assertEqual(result["res"], -111, result)  # ECONNREFUSED
+                pid = result["pid"]
+                [ev] = t.wait_events(lambda r: r["pid"] == pid, 1, 15)
+                self.assertEqual(ev["port"], port)
+                tree = ev["proctree"]
+                self.assertEqual(tree[0]["pid"], pid)
+                self.assertIn("uring_connect", tree[0]["cmdline"])
+                self.assertEqual(tree[1]["pid"], os.getpid())
+                if mode == "async":
+                    # The worker is a thread of the process: its own tid.
+                    self.assertNotEqual(ev["tid"], pid, ev)
+                p.stdin.close()
+                p.wait(10)
 
 
 if __name__ == "__main__":
