@@ -40,6 +40,12 @@ What it does, with its own network namespace (deleted on any exit):
   memory      One tracer while `loadgen spawn` runs many short-lived
               processes (fork + exec /bin/true) under the same chain; RSS
               is sampled after each quarter.
+  soak        (not in the default set) One tracer with all three probes
+              and both plugins while `loadgen fork` makes --soak-processes
+              short-lived processes (fork + exit) in ten parts and a
+              connect trickle (--soak-interval-us apart) makes reported
+              events the whole time: RSS after each part, events written
+              and lost.
 
 Traffic: only to 198.51.100.7 and 10.255.0.7, which this script creates on
 the loopback device of its own namespace; nothing else is ever contacted.
@@ -1175,6 +1181,54 @@ def memory(args, ns, chain):
             "hwm_kb": mem.get("VmHWM"), "exit": rc}
 
 
+def soak(args, ns, chain):
+    wait_quiet(args)
+    out_path = os.path.join(args.workdir, "soak.jsonl")
+    config = os.path.join(args.workdir, "soak.yaml")
+    with open(config, "w") as f:
+        f.write(PLUGINS_CONFIG)
+    tracer = Tracer(args, out_path, REPORTED, extra_args="-c " + config)
+    tracer.wait_ready()
+    time.sleep(args.settle + args.idle)
+    samples = [(0, mem_kb(tracer.pid)["VmRSS"])]
+    trickle = subprocess.Popen(
+        ns.prefix() + loadgen_connect(args, REPORTED, args.port, workers=0,
+                                      interval_us=args.soak_interval_us,
+                                      duration=36000),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True)
+    _owned_pids.add(trickle.pid)
+    on_exit(lambda: kill_group(trickle))
+    part = max(1, args.soak_processes // 10)
+    done = 0
+    t0 = time.monotonic()
+    for i in range(10):
+        log("soak: short-lived processes %d-%d of %d" %
+            (done + 1, done + part, part * 10))
+        res = run_load(args, ns, None,
+                       [args.loadgen, "fork", "--count", str(part),
+                        "--workers", "1"], 3600)
+        done += res["done"]
+        samples.append((done, mem_kb(tracer.pid)["VmRSS"]))
+    wall = time.monotonic() - t0
+    trickle.send_signal(signal.SIGINT)
+    try:
+        out, _ = trickle.communicate(timeout=30)
+        kv = parse_kv(out.decode()) or {}
+    except subprocess.TimeoutExpired:
+        kill_group(trickle)
+        kv = {}
+    wait_drained(tracer)
+    mem = mem_kb(tracer.pid)
+    rc = tracer.stop()
+    rep = tracer.sink_report or {}
+    return {"processes": done, "seconds": wall, "samples": samples,
+            "hwm_kb": mem.get("VmHWM"), "exit": rc,
+            "connects": int(kv.get("done", 0)),
+            "written": rep.get("matches"),
+            "lost": max(rep.get("last_lost_total", 0), tracer.lost_total)}
+
+
 # Frames every sample passes through: they say nothing about the cost.
 BORING_FRAMES = ("_start", "__libc_start", "] main", "entry_SYSCALL_64",
                  "do_syscall_64", "0xffffffffffffffff")
@@ -1519,6 +1573,22 @@ def report(args, results):
             (fmt_n(mem["processes"]),
              " → ".join("%.1f" % (kb / 1024) for _, kb in s),
              verdict(growth <= 1.0)))
+    soaked = results.get("soak")
+    if soaked:
+        s = soaked["samples"]
+        growth = (s[-1][1] - s[1][1]) / 1024
+        add("| soak: RSS over %s short-lived processes (fork + exit) in %.0f "
+            "s, all three probes and both plugins | | | %s MB (start, then "
+            "after each tenth) | flat | %s |" %
+            (fmt_n(soaked["processes"]), soaked["seconds"],
+             " → ".join("%.1f" % (kb / 1024) for _, kb in s),
+             verdict(growth <= 1.0)))
+        add("| soak: reported connects meanwhile: made, written, lost | | | "
+            "%s, %s, %s | all written or lost | %s |" %
+            (fmt_n(soaked["connects"]), fmt_n(soaked["written"] or 0),
+             fmt_n(soaked["lost"]),
+             verdict((soaked["written"] or 0) + soaked["lost"] >=
+                     soaked["connects"] > 0)))
     lrounds = results.get("listen") or []
     if lrounds:
         for kind in ("reported", "filtered"):
@@ -1898,7 +1968,7 @@ def main():
     p.add_argument("--phases",
                    default="throughput,syscalls,startup,memory,listen,udp",
                    help="comma-separated subset of throughput,syscalls,"
-                        "startup,memory,listen,udp,containers")
+                        "startup,memory,listen,udp,containers,soak")
     p.add_argument("--listen-rounds", type=int, default=11,
                    help="rounds of UDP bind storms (listen phase)")
     p.add_argument("--bind-duration", type=float, default=5.0,
@@ -1907,6 +1977,10 @@ def main():
                    help="rounds of each udp_session load (udp phase)")
     p.add_argument("--udp-duration", type=float, default=5.0,
                    help="seconds per udp_session load")
+    p.add_argument("--soak-processes", type=int, default=1000000,
+                   help="soak phase: short-lived processes in all")
+    p.add_argument("--soak-interval-us", type=int, default=500,
+                   help="soak phase: microseconds between trickle connects")
     p.add_argument("--container-rounds", type=int, default=7,
                    help="rounds of each load of the containers phase")
     p.add_argument("--container-duration", type=float, default=5.0,
@@ -2031,6 +2105,8 @@ def main():
             udp(args, ns, chain, results)
         if "containers" in phases:
             containers(args, ns, chain, results)
+        if "soak" in phases:
+            results["soak"] = soak(args, ns, chain)
         if args.profile:
             results["profile"] = profile(args, ns, chain)
     except BaseException as e:
