@@ -104,6 +104,19 @@ class TestPrintProgram(unittest.TestCase):
         self.assertEqual(err, "", "-p wrote to stderr")
         return out.decode()
 
+    def assert_only_numbers_differ(self, base_lines, text, needles):
+        """`text` holds none of `needles`, and differs from the program of
+        `base_lines` only in numeric #defines."""
+        for needle in needles:
+            self.assertNotIn(needle, text)
+        lines = text.splitlines()
+        self.assertEqual(len(lines), len(base_lines))
+        for a, b in zip(base_lines, lines):
+            if a != b:
+                self.assertRegex(b, r"^#define PIDTREE_[A-Z0-9_]+ \d+$",
+                                 "a line other than a numeric define "
+                                 "changed: %r -> %r" % (a, b))
+
     def test_default_program_matches_the_kernel(self):
         text = self.program()
         if harness.kprobes_available():
@@ -140,15 +153,8 @@ class TestPrintProgram(unittest.TestCase):
         text = self.program("--backend", "tracepoint", "--filter",
                             "1.2.3.0/24", "--filter", "2001:db8:77::/48",
                             "--include-ports", "4321")
-        for needle in ("1.2.3", "2001:db8:77", "4321"):
-            self.assertNotIn(needle, text)
-        lines = text.splitlines()
-        self.assertEqual(len(lines), len(base))
-        for a, b in zip(base, lines):
-            if a != b:
-                self.assertRegex(b, r"^#define PIDTREE_[A-Z0-9_]+ \d+$",
-                                 "a line other than a numeric define "
-                                 "changed: %r -> %r" % (a, b))
+        self.assert_only_numbers_differ(base, text,
+                                        ("1.2.3", "2001:db8:77", "4321"))
 
     def test_every_probes_configuration_is_data_not_program_text(self):
         """Each probe's section, every key set to something distinctive,
@@ -189,17 +195,11 @@ udp_session:
 """ % {"h": hostile})
         base = self.program("--backend", "tracepoint", "-c", empty)
         text = self.program("--backend", "tracepoint", "-c", full)
-        for needle in ("10.77", "2001:db8:77", "10.88", "4321", "4322",
-                       "4331", "4333", "4341", "4343", "pwn", "app=",
-                       "/etc/hosts", '#include "x"'):
-            self.assertNotIn(needle, text)
-        a, b = base.splitlines(), text.splitlines()
-        self.assertEqual(len(a), len(b))
-        for x, y in zip(a, b):
-            if x != y:
-                self.assertRegex(y, r"^#define PIDTREE_[A-Z0-9_]+ \d+$",
-                                 "a line other than a numeric define "
-                                 "changed: %r -> %r" % (x, y))
+        self.assert_only_numbers_differ(
+            base.splitlines(), text,
+            ("10.77", "2001:db8:77", "10.88", "4321", "4322", "4331",
+             "4333", "4341", "4343", "pwn", "app=", "/etc/hosts",
+             '#include "x"'))
 
     def test_print_needs_no_root(self):
         if os.geteuid() != 0:
