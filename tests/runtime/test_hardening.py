@@ -203,7 +203,10 @@ class TestOutputFile(unittest.TestCase):
             for path in files:
                 with open(path, "rb") as f:
                     data = f.read()
-                self.assertTrue(data.endswith(b"\n"), path)
+                # The storm may be over before the last reopen: that file
+                # may be empty; the rotated ones each got lines.
+                if path != out or data:
+                    self.assertTrue(data.endswith(b"\n"), path)
                 self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
             self.assertEqual([l for l in t.stderr_lines if "warning" in l],
                              [])
