@@ -168,7 +168,7 @@ class TestOutputFile(unittest.TestCase):
             first = PORTS.block(10)
             t = start_tracer(self, "-f", out, "--include-ports",
                              "%d-%d" % (first, first + 9))
-            sent = 30000
+            sent = 60000
             h = Helper(NS, [(V4_REPORTED, first + i) for i in range(10)],
                        count=sent, hold=False)
             self.addCleanup(h.release)
