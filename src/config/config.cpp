@@ -96,8 +96,10 @@ std::string position(const std::string &file, const YAML::Mark &mark) {
 
 void Loader::fail(const Sourced &at, const std::string &path,
                   const std::string &message) const {
+  // The path holds the file's own keys: control bytes in them are shown
+  // escaped, so the error stays one line.
   throw ConfigError(position(*at.file, at.node.Mark()) + ": " +
-                    (path.empty() ? "" : path + ": ") + message);
+                    (path.empty() ? "" : printable(path) + ": ") + message);
 }
 
 // A configuration file's text: a regular file (never a FIFO or device that

@@ -279,6 +279,20 @@ struct BadCase {
   const char *want;  // expected "F:line:col: ..." prefix of the message
 };
 
+// Found by fuzz_config (corpus/config/regression-plugin-key-newline): a
+// key with a newline in it (a quoted YAML key) was put into the error's
+// path as it was, and the one-line error became two.
+TEST(Config, KeysInErrorPathsAreShownEscaped) {
+  for (const char *text :
+       {"tcp_connect:\n  plugins:\n    \"x\\ny\": 1\n",
+        "tcp_connect:\n  plugins:\n    sourceipmap:\n      \"a\\nb\": 1\n",
+        "\"tcp\\nconnect\": {}\n"}) {
+    std::string msg = error_of(text);
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_NE(msg.find("\\x0a"), std::string::npos) << msg;
+  }
+}
+
 TEST(Config, EveryValidationErrorNamesLineAndColumn) {
   const BadCase cases[] = {
       {"tcp_connect: [1, 2\n", "F:2:1: invalid YAML: "},
