@@ -1,19 +1,16 @@
 #include "config/config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
+
+#include "process/procfs.h"
 
 namespace pidtree {
 
@@ -102,42 +99,6 @@ void Loader::fail(const Sourced &at, const std::string &path,
                     (path.empty() ? "" : printable(path) + ": ") + message);
 }
 
-// A configuration file's text: a regular file (never a FIFO or device that
-// would block or never end, nor a directory) of at most kMaxConfigBytes.
-// "" or why not.
-std::string read_config_text(const std::string &path, std::string *out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0)
-    return std::strerror(errno);
-  struct stat st {};
-  std::string why;
-  if (::fstat(fd, &st) != 0)
-    why = std::strerror(errno);
-  else if (S_ISDIR(st.st_mode))
-    why = "it is a directory";
-  else if (!S_ISREG(st.st_mode))
-    why = "not a regular file";
-  else if (st.st_size > static_cast<off_t>(kMaxConfigBytes))
-    why = "larger than " + std::to_string(kMaxConfigBytes >> 20) + " MiB";
-  char buf[65536];
-  while (why.empty()) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      why = std::strerror(errno);
-    } else if (n == 0) {
-      break;
-    } else if (out->size() + static_cast<size_t>(n) > kMaxConfigBytes) {
-      why = "larger than " + std::to_string(kMaxConfigBytes >> 20) + " MiB";
-    } else {
-      out->append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return why;
-}
-
 Sourced Loader::load_file(const std::string &path, const Sourced *from) {
   if (path.find("://") != std::string::npos) {
     std::string why =
@@ -169,9 +130,14 @@ Sourced Loader::load_file(const std::string &path, const Sourced *from) {
   chain->push_back(canonical);
   auto file = std::make_shared<const std::string>(full);
   YAML::Node node;
-  std::string text;
-  std::string why = read_config_text(full, &text);
-  if (!why.empty()) {
+  std::string text, why;
+  bool cut = false;
+  // A regular file only (read_file refuses a FIFO or device, which would
+  // block the loader or never end), of at most kMaxConfigBytes.
+  FileRead r = read_file(full, kMaxConfigBytes, &text, &cut, &why);
+  if (r == FileRead::kOk && cut)
+    why = "larger than " + std::to_string(kMaxConfigBytes >> 20) + " MiB";
+  if (r != FileRead::kOk || cut) {
     why = "cannot read '" + printable(full) + "': " + why;
     if (from)
       fail(*from, "!include", why);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -10,13 +11,32 @@
 namespace pidtree {
 
 FileRead read_file(const std::string &path, size_t limit, std::string *out,
-                   bool *cut) {
+                   bool *cut, std::string *why) {
   out->clear();
   *cut = false;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  std::string ignored;
+  std::string &reason = why ? *why : ignored;
+  // Non-blocking, and regular files only: a FIFO or device put where a
+  // file is expected would block the open or the read, or never end.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    reason = std::strerror(errno);
     return errno == ENOENT || errno == ESRCH ? FileRead::kMissing
                                              : FileRead::kError;
+  }
+  struct stat st {};
+  const char *refused = nullptr;
+  if (::fstat(fd, &st) != 0)
+    refused = std::strerror(errno);
+  else if (S_ISDIR(st.st_mode))
+    refused = "it is a directory";
+  else if (!S_ISREG(st.st_mode))
+    refused = "not a regular file";
+  if (refused) {
+    reason = refused;
+    ::close(fd);
+    return FileRead::kError;
+  }
   char buf[16384];
   FileRead result = FileRead::kOk;
   while (true) {
@@ -24,6 +44,7 @@ FileRead read_file(const std::string &path, size_t limit, std::string *out,
     if (n < 0) {
       if (errno == EINTR)
         continue;
+      reason = std::strerror(errno);
       result = errno == ESRCH ? FileRead::kMissing : FileRead::kError;
       break;
     }

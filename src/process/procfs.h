@@ -48,11 +48,13 @@ class ProcFs : public ProcessSource {
   std::string root_;
 };
 
-// Reads at most `limit` bytes of a file into `out`; `cut` says there was
-// more. kMissing when the file (or its process) is gone.
+// Reads at most `limit` bytes of a regular file into `out`; `cut` says
+// there was more. kMissing when the file (or its process) is gone; kError
+// for anything else, a FIFO, device or directory included (opened without
+// blocking, never read). `why`, when given, says why in a few words.
 enum class FileRead { kOk, kMissing, kError };
 FileRead read_file(const std::string &path, size_t limit, std::string *out,
-                   bool *cut);
+                   bool *cut, std::string *why = nullptr);
 
 // Longest command line kept; longer ones end in kCmdlineCutMarker.
 inline constexpr size_t kMaxCmdline = 1 << 20;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -61,6 +63,29 @@ std::string status_text(const std::string &name, uint32_t ppid,
 }
 
 // ---- parse_status -----------------------------------------------------------
+
+// Every reader of a file (configuration, host files, container metadata,
+// /proc) goes through read_file: a FIFO or device where a file is
+// expected is refused at once, never opened for a blocking read.
+TEST(ReadFile, RefusesFifosDevicesAndDirectoriesWithAReason) {
+  char dir[] = "/tmp/pidtree-readfile-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string fifo = std::string(dir) + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::string text, why;
+  bool cut = false;
+  EXPECT_EQ(read_file(fifo, 100, &text, &cut, &why), FileRead::kError);
+  EXPECT_EQ(why, "not a regular file");
+  EXPECT_EQ(read_file("/dev/zero", 100, &text, &cut, &why), FileRead::kError);
+  EXPECT_EQ(why, "not a regular file");
+  EXPECT_EQ(read_file(dir, 100, &text, &cut, &why), FileRead::kError);
+  EXPECT_EQ(why, "it is a directory");
+  EXPECT_EQ(read_file(std::string(dir) + "/none", 100, &text, &cut, &why),
+            FileRead::kMissing);
+  EXPECT_EQ(why, "No such file or directory");
+  unlink(fifo.c_str());
+  rmdir(dir);
+}
 
 TEST(ParseStatus, RealLookingText) {
   ProcessInfo info;
