@@ -84,18 +84,19 @@ bool OutputSink::flush() {
 }
 
 void OutputSink::drop_partial_line(size_t written) {
-  size_t last_newline = buffer_.rfind('\n', written == 0 ? 0 : written - 1);
-  size_t whole =
-      last_newline == std::string::npos || written == 0 ? 0 : last_newline + 1;
+  if (written == 0)
+    return;
+  size_t last_newline = buffer_.rfind('\n', written - 1);
+  size_t whole = last_newline == std::string::npos ? 0 : last_newline + 1;
   size_t partial = written - whole;
   struct stat st {};
   if (partial == 0 || ::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) ||
       st.st_size < static_cast<off_t>(partial))
     return;
   // The file ends with the start of a line that cannot be finished (the
-  // disk is full): cut it, so the file holds whole lines only.
-  if (::ftruncate(fd_, st.st_size - static_cast<off_t>(partial)) != 0)
-    return;
+  // disk is full): cut it, so the file holds whole lines only. Best
+  // effort: the write's error is what gets reported.
+  (void)!::ftruncate(fd_, st.st_size - static_cast<off_t>(partial));
 }
 
 bool OutputSink::switch_to(int fd) {
