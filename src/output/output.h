@@ -65,7 +65,6 @@ class OutputFile {
       : path_(std::move(path)), follow_symlink_(follow_symlink) {}
   // A new descriptor, or -1 with `why` set (one line).
   int open(std::string *why) const;
-  const std::string &path() const { return path_; }
 
  private:
   std::string path_;
