@@ -148,3 +148,119 @@ static __always_inline int pidtree_filtered(u32 slot, u16 family,
     return pidtree_v4_filtered(slot, set, addr, port);
   return pidtree_v6_filtered(slot, set, addr, port);
 }
+
+/* Floods (bpf/event.h): each process's budget, and what it reports beyond
+ * it, counted per destination. */
+BPF_ARRAY(flood_control, struct pidtree_flood_control, 1);
+BPF_TABLE("lru_hash", u32, struct pidtree_flood_budget, flood_budgets,
+          PIDTREE_FLOOD_PROCESSES);
+BPF_F_TABLE("hash", struct pidtree_flood_key, struct pidtree_flood_entry,
+            flood_summaries, PIDTREE_FLOOD_ENTRIES, BPF_F_NO_PREALLOC);
+BPF_PERCPU_ARRAY(flood_counters, u64, PIDTREE_FLOOD_COUNTERS);
+
+/* Whether process `pid`'s event may go (PIDTREE_FLOOD_SEND) or is over
+ * its budget of the current window, and is to be counted instead; `*c` is
+ * then the flood settings. A process's first event, and the first of each
+ * window, always may go; CPUs that start a window at once may let a few
+ * more through, never fewer. */
+#define PIDTREE_FLOOD_SEND 0
+#define PIDTREE_FLOOD_OVER 1
+#define PIDTREE_FLOOD_BEGINS 2 /* over, the first time in this window */
+
+static __always_inline int pidtree_flood_check(
+    u32 pid, u64 now, struct pidtree_flood_control **c) {
+  int zero = 0;
+  *c = flood_control.lookup(&zero);
+  if (!*c || (*c)->budget == 0)
+    return PIDTREE_FLOOD_SEND;
+  struct pidtree_flood_budget *b = flood_budgets.lookup(&pid);
+  if (!b) {
+    struct pidtree_flood_budget fresh = {.window_start_ns = now, .used = 1};
+    flood_budgets.update(&pid, &fresh);
+    return PIDTREE_FLOOD_SEND;
+  }
+  if (now - b->window_start_ns >= (*c)->window_ns) {
+    b->window_start_ns = now;
+    b->used = 1;
+    return PIDTREE_FLOOD_SEND;
+  }
+  u64 used = __sync_fetch_and_add(&b->used, 1);
+  if (used < (*c)->budget)
+    return PIDTREE_FLOOD_SEND;
+  return used == (*c)->budget ? PIDTREE_FLOOD_BEGINS : PIDTREE_FLOOD_OVER;
+}
+
+/* The marker of a process that goes over its budget (bpf/event.h). */
+static __always_inline void pidtree_flood_begins(void *ctx, u32 pid, u32 uid,
+                                                 u32 loginuid, u64 now) {
+  struct pidtree_flood_event ev = {};
+  ev.ts_boot_ns = now;
+  ev.kind = PIDTREE_EVENT_FLOOD;
+  ev.pid = pid;
+  ev.uid = uid;
+  ev.loginuid = loginuid;
+  events.perf_submit(ctx, &ev, sizeof(ev));
+}
+
+/* Counts one event of `pid` over its budget in its summary entry for
+ * (probe `slot`, destination); `task` holds the ids of the task and the
+ * time, for an entry made now. A full map: counted as untracked. */
+static __always_inline void pidtree_flood_count(
+    struct pidtree_flood_control *c, u32 slot, u32 pid, u16 family,
+    u8 protocol, const u8 *addr, u16 port,
+    const struct pidtree_flood_entry *task) {
+  struct pidtree_flood_key key = {};
+  key.gen = c->gen;
+  key.pid = pid;
+  key.slot = (u8)slot;
+  key.protocol = protocol;
+  key.family = family;
+  key.port = port;
+  __builtin_memcpy(key.addr, addr, 16);
+  struct pidtree_flood_entry *e = flood_summaries.lookup(&key);
+  if (!e) {
+    /* Another CPU may make it at once: then this insert fails, and the
+     * lookup finds that one. */
+    flood_summaries.insert(&key, (struct pidtree_flood_entry *)task);
+    e = flood_summaries.lookup(&key);
+    if (!e) {
+      int idx = PIDTREE_FLOOD_UNTRACKED;
+      u64 *untracked = flood_counters.lookup(&idx);
+      if (untracked)
+        *untracked += 1;
+      return;
+    }
+  }
+  __sync_fetch_and_add(&e->count, 1);
+  if (task->last_ns > e->last_ns)
+    e->last_ns = task->last_ns;
+}
+
+/* 1 when the calling task's process is over its budget: the event to
+ * (probe `slot`, destination) has been counted in its summary instead, and
+ * must not be sent. Called once an event is known to be reported (after
+ * the filters), so only reported events use the budget. */
+static __always_inline int pidtree_flooded(void *ctx, u32 slot, u16 family,
+                                           u8 protocol, const u8 *addr,
+                                           u16 port, u32 netns) {
+  u64 pid_tgid = bpf_get_current_pid_tgid();
+  u64 now = bpf_ktime_get_boot_ns();
+  struct pidtree_flood_control *c = 0;
+  int state = pidtree_flood_check(pid_tgid >> 32, now, &c);
+  if (state == PIDTREE_FLOOD_SEND || !c)
+    return 0;
+  struct pidtree_flood_entry task = {};
+  task.first_ns = now;
+  task.last_ns = now;
+  task.tid = (u32)pid_tgid;
+  task.uid = (u32)bpf_get_current_uid_gid();
+  task.loginuid = pidtree_loginuid();
+  task.netns = netns;
+  task.cgroup_id = bpf_get_current_cgroup_id();
+  bpf_get_current_comm(&task.comm, sizeof(task.comm));
+  if (state == PIDTREE_FLOOD_BEGINS)
+    pidtree_flood_begins(ctx, pid_tgid >> 32, task.uid, task.loginuid, now);
+  pidtree_flood_count(c, slot, pid_tgid >> 32, family, protocol, addr, port,
+                      &task);
+  return 1;
+}

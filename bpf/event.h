@@ -21,6 +21,7 @@
 #define PIDTREE_EVENT_NET_LISTEN 6
 #define PIDTREE_EVENT_UDP_SESSION 7 /* a session's start, interim or end */
 #define PIDTREE_EVENT_CGROUP 8 /* a cgroup v2 directory made or removed */
+#define PIDTREE_EVENT_FLOOD 9  /* a process went over its flood budget */
 
 /* The audit login uid (task_struct.loginuid) of a task that has none: not
  * set by a login (pam_loginuid), or not read (no CONFIG_AUDIT, no BTF). */
@@ -263,5 +264,68 @@ struct pidtree_probe_settings {
 /* net_listen's flags. */
 #define PIDTREE_LISTEN_SAME_NETNS 1     /* only sockets in `netns` */
 #define PIDTREE_LISTEN_NO_RANDOM_BIND 2 /* leave out UDP binds to port 0 */
+
+/* Floods: each process (thread group) may send `budget` reported events
+ * (of all probes together) per `window_ns` through the perf buffer; what
+ * it reports beyond is counted in flood_summaries per (process, probe,
+ * destination) instead, and user space writes one summary line per entry.
+ * So no process can fill the buffer and push out other processes' events.
+ * Entries carry the generation (`gen`) that was current when they were
+ * made: user space flips it, and takes the entries of the old one only a
+ * whole scan period later, when no program still adds to them, so every
+ * count is exact. A budget of 0 turns this off. */
+#define PIDTREE_FLOOD_PROCESSES 16384 /* budgets kept (LRU) */
+#define PIDTREE_FLOOD_ENTRIES 16384   /* summaries, both generations */
+
+struct pidtree_flood_control {
+  __u64 budget;    /* events per window per process; 0: no limit */
+  __u64 window_ns; /* boot clock */
+  __u32 gen;       /* the generation new entries take */
+  __u32 reserved;
+};
+
+/* Sent once per window by a process that goes over its budget, at its
+ * first event beyond it, so user space keeps its tree as of that moment
+ * for the summary lines, which come later (when it may be gone). */
+struct pidtree_flood_event {
+  __u64 ts_boot_ns;
+  __u32 kind; /* PIDTREE_EVENT_FLOOD */
+  __u32 pid;
+  __u32 uid;
+  __u32 loginuid;
+};
+
+/* A process's use of its budget, by pid (thread group id). */
+struct pidtree_flood_budget {
+  __u64 window_start_ns;
+  __u64 used; /* events in the window so far, past the budget too */
+};
+
+struct pidtree_flood_key {
+  __u32 gen;
+  __u32 pid;      /* the process over its budget */
+  __u8 slot;      /* PIDTREE_SLOT_* */
+  __u8 protocol;  /* net_listen: IPPROTO_TCP or _UDP; otherwise 0 */
+  __u16 family;   /* AF_INET or AF_INET6 */
+  __u16 port;     /* host byte order */
+  __u16 reserved; /* zero */
+  __u8 addr[16];  /* network order; IPv4 uses the first 4 bytes */
+};
+
+struct pidtree_flood_entry {
+  __u64 count;    /* events (udp_session: messages) */
+  __u64 first_ns; /* the first one counted here */
+  __u64 last_ns;  /* the latest */
+  __u32 tid;      /* the task of the first one, and its ids */
+  __u32 uid;
+  __u32 loginuid;
+  __u32 netns; /* net_listen: the first one's network namespace */
+  __u64 cgroup_id;
+  char comm[PIDTREE_COMM_LEN];
+};
+
+/* Counters (an array, one entry each, per CPU). */
+#define PIDTREE_FLOOD_UNTRACKED 0 /* over budget, and flood_summaries full */
+#define PIDTREE_FLOOD_COUNTERS 1
 
 #endif /* PIDTREE_EVENT_H */

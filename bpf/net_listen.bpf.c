@@ -42,7 +42,9 @@ static __always_inline void net_listen_submit(void *ctx,
   struct pidtree_probe_settings *st = pidtree_settings(PIDTREE_SLOT_NET_LISTEN);
   if ((st && (st->flags & PIDTREE_LISTEN_SAME_NETNS) &&
        ev->netns != st->netns) ||
-      pidtree_container_dropped(st, PIDTREE_SLOT_NET_LISTEN))
+      pidtree_container_dropped(st, PIDTREE_SLOT_NET_LISTEN) ||
+      pidtree_flooded(ctx, PIDTREE_SLOT_NET_LISTEN, ev->family, ev->protocol,
+                      ev->laddr, ev->port, ev->netns))
     return;
   PIDTREE_FILL_TASK(ev, PIDTREE_EVENT_NET_LISTEN);
   events.perf_submit(ctx, ev, sizeof(*ev));
@@ -85,12 +87,33 @@ int net_listen_sock_ops(struct bpf_sock_ops *ctx) {
   listen_pending.delete(&key);
   ev.port = (u16)ctx->local_port;
   struct pidtree_probe_settings *st = pidtree_settings(PIDTREE_SLOT_NET_LISTEN);
-  if (!pidtree_filtered(PIDTREE_SLOT_NET_LISTEN, ev.family, ev.laddr,
-                        ev.port) &&
-      !(st && (st->flags & PIDTREE_LISTEN_SAME_NETNS) &&
-        ev.netns != st->netns) &&
-      !pidtree_cgroup_dropped(st, PIDTREE_SLOT_NET_LISTEN, ev.cgroup_id))
+  if (pidtree_filtered(PIDTREE_SLOT_NET_LISTEN, ev.family, ev.laddr,
+                       ev.port) ||
+      (st && (st->flags & PIDTREE_LISTEN_SAME_NETNS) &&
+       ev.netns != st->netns) ||
+      pidtree_cgroup_dropped(st, PIDTREE_SLOT_NET_LISTEN, ev.cgroup_id))
+    return 1;
+  /* The listener's budget, as of its listen() (this runs in its context
+   * too, but its task was read there). */
+  struct pidtree_flood_control *flood = 0;
+  int state = pidtree_flood_check(ev.pid, bpf_ktime_get_boot_ns(), &flood);
+  if (state == PIDTREE_FLOOD_SEND || !flood) {
     events.perf_submit(ctx, &ev, sizeof(ev));
+    return 1;
+  }
+  if (state == PIDTREE_FLOOD_BEGINS)
+    pidtree_flood_begins(ctx, ev.pid, ev.uid, ev.loginuid, ev.ts_boot_ns);
+  struct pidtree_flood_entry task = {};
+  task.first_ns = ev.ts_boot_ns;
+  task.last_ns = ev.ts_boot_ns;
+  task.tid = ev.tid;
+  task.uid = ev.uid;
+  task.loginuid = ev.loginuid;
+  task.netns = ev.netns;
+  task.cgroup_id = ev.cgroup_id;
+  __builtin_memcpy(task.comm, ev.comm, sizeof(task.comm));
+  pidtree_flood_count(flood, PIDTREE_SLOT_NET_LISTEN, ev.pid, ev.family,
+                      ev.protocol, ev.laddr, ev.port, &task);
   return 1;
 }
 #endif

@@ -58,7 +58,9 @@ int pidtree_return(struct pt_regs *ctx) {
   if (pidtree_filtered(PIDTREE_SLOT_TCP_CONNECT, ev.family, ev.daddr,
                        ev.dport) ||
       pidtree_container_dropped(pidtree_settings(PIDTREE_SLOT_TCP_CONNECT),
-                                PIDTREE_SLOT_TCP_CONNECT))
+                                PIDTREE_SLOT_TCP_CONNECT) ||
+      pidtree_flooded(ctx, PIDTREE_SLOT_TCP_CONNECT, ev.family, 0, ev.daddr,
+                      ev.dport, 0))
     return 0;
   PIDTREE_FILL_TASK(&ev, PIDTREE_EVENT_TCP_CONNECT);
   events.perf_submit(ctx, &ev, sizeof(ev));

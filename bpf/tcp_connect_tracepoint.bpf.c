@@ -15,7 +15,9 @@ static __always_inline void tcp_connect_on_sock_state(
       pidtree_filtered(PIDTREE_SLOT_TCP_CONNECT, s->family, s->daddr,
                        s->dport) ||
       pidtree_container_dropped(pidtree_settings(PIDTREE_SLOT_TCP_CONNECT),
-                                PIDTREE_SLOT_TCP_CONNECT))
+                                PIDTREE_SLOT_TCP_CONNECT) ||
+      pidtree_flooded(ctx, PIDTREE_SLOT_TCP_CONNECT, s->family, 0, s->daddr,
+                      s->dport, 0))
     return;
   struct pidtree_connect_event ev = {};
   ev.family = s->family;

@@ -47,16 +47,20 @@ static __always_inline int udp_same_addr(const u8 *a, const u8 *b,
 }
 
 /* The session of socket `key`, made (and its start sent) at its first
- * send; 0 when the map has no room (the send is then counted as
- * untracked), or when the sender's container is not one that
- * container_labels reports (no session at all). */
+ * send to daddr:dport; 0 when the map has no room (the send is then
+ * counted as untracked), when the sender's container is not one that
+ * container_labels reports (no session at all), or when the sender is over
+ * its flood budget (the send is counted in its summary, and the socket's
+ * next send tries again). */
 static __always_inline struct pidtree_udp_session *udp_session_of(
-    void *ctx, u64 key, u16 family, u16 sport, const u8 *saddr, u64 now) {
+    void *ctx, u64 key, u16 family, u16 sport, const u8 *saddr, u64 now,
+    u16 dfamily, const u8 *daddr, u16 dport) {
   struct pidtree_udp_session *s = udp_sessions.lookup(&key);
   if (s)
     return s;
   if (pidtree_container_dropped(pidtree_settings(PIDTREE_SLOT_UDP_SESSION),
-                                PIDTREE_SLOT_UDP_SESSION))
+                                PIDTREE_SLOT_UDP_SESSION) ||
+      pidtree_flooded(ctx, PIDTREE_SLOT_UDP_SESSION, dfamily, 0, daddr, dport, 0))
     return 0;
   u32 zero = 0;
   struct pidtree_udp_event *ev = udp_scratch.lookup(&zero);
@@ -125,7 +129,8 @@ static __always_inline void udp_session_count(void *ctx, u64 key,
     return;
   u64 now = bpf_ktime_get_boot_ns();
   struct pidtree_udp_session *s =
-      udp_session_of(ctx, key, sock_family, sport, saddr, now);
+      udp_session_of(ctx, key, sock_family, sport, saddr, now, family, daddr,
+                     dport);
   if (!s)
     return;
   s->last_ns = now;

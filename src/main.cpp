@@ -149,8 +149,10 @@ int main(int argc, char **argv) {
   }
   std::unique_ptr<ProbeSet> probes;
   try {
-    probes = std::make_unique<ProbeSet>(make_probes(
-        opt, have_file ? &file_config : nullptr, backend, own_netns()));
+    probes = std::make_unique<ProbeSet>(
+        make_probes(opt, have_file ? &file_config : nullptr, backend,
+                    own_netns()),
+        opt.flood_budget);
   } catch (const std::exception &e) {
     return fail(e.what(), 2);
   }

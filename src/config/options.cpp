@@ -167,6 +167,13 @@ ParseResult parse_options(int argc, const char *const *argv) {
                  "Exited processes kept for the trees of their live "
                  "descendants; beyond this the oldest are evicted")
       ->type_name("N");
+  app.add_option("--flood-budget", opt.flood_budget,
+                 "Events one process may report per second, all probes "
+                 "together (default 1000); beyond, the kernel counts its "
+                 "events per destination and a flood_summary line a second "
+                 "reports them, so no process can fill the perf buffer and "
+                 "push out other processes' events. 0: no limit")
+      ->type_name("N");
 
   try {
     app.parse(argc, argv);
@@ -181,6 +188,10 @@ ParseResult parse_options(int argc, const char *const *argv) {
       throw InputError("invalid --max-exited " +
                        std::to_string(opt.max_exited) +
                        ": expected 1 to 100000000");
+    if (opt.flood_budget > kMaxFloodBudget)
+      throw InputError("invalid --flood-budget " +
+                       std::to_string(opt.flood_budget) +
+                       ": expected 0 (no limit) to 1000000000");
     opt.backend = choose<Backend>("--backend", backend,
                                   {{"auto", Backend::kAuto},
                                    {"kprobe", Backend::kKprobe},

@@ -22,6 +22,9 @@ enum class AncestrySource { kTable, kProc };
 // memory where the kernel has BTF.
 enum class ExecArgv { kAuto, kMemory, kSyscall };
 
+inline constexpr uint64_t kDefaultFloodBudget = 1000;
+inline constexpr uint64_t kMaxFloodBudget = 1000000000;
+
 struct Options {
   Backend backend = Backend::kAuto;
   // The command line's part of tcp_connect's filters, and what is in force
@@ -41,6 +44,9 @@ struct Options {
   AncestrySource ancestry = AncestrySource::kTable;
   ExecArgv exec_argv = ExecArgv::kAuto;
   size_t max_exited = 65536;  // exited processes kept for descendants
+  // Events a process may report per second through the perf buffer
+  // before the rest are summarised per destination; 0: no limit.
+  uint64_t flood_budget = kDefaultFloodBudget;
 };
 
 // What the caller should do after parsing.

@@ -31,6 +31,7 @@ constexpr Decoder kDecoders[] = {
     {PIDTREE_EVENT_PROC_EXIT, as_event<ProcEvent, decode_proc_event>},
     {PIDTREE_EVENT_PROC_UID, as_event<ProcEvent, decode_proc_event>},
     {PIDTREE_EVENT_CGROUP, as_event<CgroupEvent, decode_cgroup_event>},
+    {PIDTREE_EVENT_FLOOD, as_event<FloodBegins, decode_flood_event>},
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "enrich/cgroup_event.h"
+#include "probes/flood_event.h"
 #include "probes/net_listen/listen_event.h"
 #include "probes/tcp_connect/connect_event.h"
 #include "probes/udp_session/udp_event.h"
@@ -23,7 +24,8 @@ namespace pidtree {
 // takes it.
 using Event =
     std::variant<ProcEvent, CgroupEvent, ConnectEvent, ListenEvent,
-                 UdpSessionEvent, UdpSessionScanned, UdpSessionsUntracked>;
+                 UdpSessionEvent, UdpSessionScanned, UdpSessionsUntracked,
+                 FloodBegins, FloodSummary, FloodUntracked>;
 
 // Events that no generic line is made of (see above).
 template <typename E, typename = void>

@@ -57,6 +57,14 @@ class Probe {
   virtual void reconfigure(const FileConfig &file,
                            std::vector<std::string> *notes) = 0;
 
+  // The destination part of a summary line of its events from a process
+  // over its flood budget (probes/flood_watch.h): by default
+  // ,"family":...,"daddr":...,"port":N, as its own lines name them.
+  virtual void append_flood_destination(std::string *out,
+                                        const FloodSummary &summary) const {
+    append_flood_address(out, "daddr", summary);
+  }
+
   // The loaded program's maps, for work of its own (kept; also used from
   // a thread of the probe's).
   virtual void use_maps(MapAccess &maps) { (void)maps; }

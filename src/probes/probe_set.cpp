@@ -2,8 +2,14 @@
 
 namespace pidtree {
 
-ProbeSet::ProbeSet(std::vector<std::unique_ptr<Probe>> probes)
-    : probes_(std::move(probes)) {}
+ProbeSet::ProbeSet(std::vector<std::unique_ptr<Probe>> probes,
+                   uint64_t flood_budget)
+    : probes_(std::move(probes)), flood_(flood_budget) {
+  std::vector<const Probe *> all;
+  for (const auto &p : probes_)
+    all.push_back(p.get());
+  flood_.set_probes(std::move(all));
+}
 
 ProbeSet::~ProbeSet() { stop(); }
 
@@ -62,7 +68,8 @@ std::string ProbeSet::write_maps(MapAccess &maps) {
     maps_.push_back(std::make_unique<FilterMaps>(maps, p->slot()));
     p->use_maps(maps);
   }
-  return write_all();
+  std::string err = flood_.use_maps(maps);
+  return err.empty() ? write_all() : err;
 }
 
 std::string ProbeSet::write_all() {
@@ -122,27 +129,31 @@ std::vector<std::pair<std::string, uint8_t>> ProbeSet::slots() const {
   return out;
 }
 
-std::vector<EventStage *> ProbeSet::stages() const {
+std::vector<EventStage *> ProbeSet::stages() {
   std::vector<EventStage *> out;
   for (const auto &p : probes_)
     if (auto *stage = dynamic_cast<EventStage *>(p.get()))
       out.push_back(stage);
+  out.push_back(&flood_);
   return out;
 }
 
 void ProbeSet::start() {
   for (const auto &p : probes_)
     p->start();
+  flood_.start();
 }
 
 void ProbeSet::collect(std::vector<Event> *out) {
   for (const auto &p : probes_)
     p->collect(out);
+  flood_.collect(out);
 }
 
 void ProbeSet::stop() {
   for (const auto &p : probes_)
     p->stop();
+  flood_.stop();
 }
 
 }  // namespace pidtree

@@ -11,13 +11,17 @@
 #include "enrich/enricher.h"
 #include "kernel/filter_maps.h"
 #include "pipeline/stage.h"
+#include "probes/flood_watch.h"
 #include "probes/probe.h"
 
 namespace pidtree {
 
 class ProbeSet : public Reconfigurable {
  public:
-  explicit ProbeSet(std::vector<std::unique_ptr<Probe>> probes);
+  // `flood_budget`: events a process may report per second before the
+  // rest are summarised (probes/flood_watch.h); 0: no limit.
+  explicit ProbeSet(std::vector<std::unique_ptr<Probe>> probes,
+                    uint64_t flood_budget = 0);
   ~ProbeSet() override;
 
   // "" or the first probe's reason why this kernel cannot run it.
@@ -45,8 +49,9 @@ class ProbeSet : public Reconfigurable {
   std::string reconfigure(const FileConfig &file, size_t *rules,
                           std::vector<std::string> *notes) override;
 
-  // The probes that are also steps of the pipeline (pipeline/stage.h).
-  std::vector<EventStage *> stages() const;
+  // The probes that are also steps of the pipeline (pipeline/stage.h),
+  // and the flood watch.
+  std::vector<EventStage *> stages();
 
   void start();
   void collect(std::vector<Event> *out);
@@ -59,6 +64,7 @@ class ProbeSet : public Reconfigurable {
   std::vector<std::unique_ptr<FilterMaps>> maps_;  // one per probe
   MapAccess *access_ = nullptr;
   Enricher *enricher_ = nullptr;
+  FloodWatch flood_;
 };
 
 }  // namespace pidtree

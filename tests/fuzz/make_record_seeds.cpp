@@ -160,5 +160,16 @@ int main(int argc, char **argv) {
   c.pid = c.tid = 470;
   add(c);
   save(dir, "process");
+
+  // A process that goes over its flood budget, and a short marker.
+  pidtree_flood_event fl{};
+  fl.kind = PIDTREE_EVENT_FLOOD;
+  fl.pid = 459;
+  fl.uid = 1000;
+  fl.loginuid = PIDTREE_NO_LOGINUID;
+  add(fl);
+  add(fl, sizeof(fl) - 4);
+  add(c);
+  save(dir, "flood");
   return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "config_text.h"
 #include "event.h"
+#include "fake_output.h"
 #include "kernel/program.h"
 #include "probes/udp_session/session_book.h"
 #include "probes/udp_session/udp_event.h"
@@ -26,7 +27,10 @@ namespace {
 
 using nlohmann::json;
 using testing::error_of;
+using testing::FakeOutput;
+using testing::lines_of;
 using testing::load;
+using testing::tree_of;
 
 constexpr uint64_t kSec = 1'000'000'000ull;
 
@@ -127,13 +131,6 @@ UdpSessionScanned scanned(
   ev.why = why;
   ev.record = record_of(raw);
   return ev;
-}
-
-Ancestry tree_of(uint32_t pid, const std::string &cmdline) {
-  Ancestry a;
-  a.tree.push_back(ProcNode{pid, cmdline, "alice"});
-  a.tree.push_back(ProcNode{1, "init", "root"});
-  return a;
 }
 
 uint64_t count_to(const UdpSessionLine &line, const std::string &addr,
@@ -786,40 +783,6 @@ TEST(UdpSessionScan, ThePeriodFollowsTheMaxDuration) {
 
 // ---- the probe as a stage
 // ----------------------------------------------------
-
-class FakeOutput : public LineOutput {
- public:
-  std::vector<uint32_t> resolved;
-  Ancestry resolve(const EventTask &task) override {
-    resolved.push_back(task.pid);
-    return tree_of(task.pid, "now " + std::to_string(task.pid));
-  }
-  std::string username(uint32_t uid) override {
-    return "user" + std::to_string(uid);
-  }
-  std::string timestamp(uint64_t boot_ns) override {
-    return "T" + std::to_string(boot_ns);
-  }
-  const Enrichment *enrich(const EventOrigin &origin) override {
-    origins.push_back(origin);
-    if (drop_cgroup && origin.cgroup_id == drop_cgroup)
-      return nullptr;
-    return &enrichment;
-  }
-  std::string &lines() override { return text; }
-  std::string text;
-  std::vector<EventOrigin> origins;
-  uint64_t drop_cgroup = 0;
-  Enrichment enrichment;
-};
-
-std::vector<json> lines_of(const std::string &text) {
-  std::vector<json> out;
-  size_t at = 0;
-  for (size_t nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
-    out.push_back(json::parse(text.substr(at, nl - at)));
-  return out;
-}
 
 TEST(UdpSessionStage, AStartPinsTheTreeAndTheEndWritesTheLine) {
   auto probe = probe_with("udp_session:\n");

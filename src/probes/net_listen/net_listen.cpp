@@ -247,6 +247,15 @@ void NetListenProbe::snapshot(SocketSource &source) {
                                   std::make_move_iterator(found.end())));
 }
 
+void NetListenProbe::append_flood_destination(
+    std::string *out, const FloodSummary &summary) const {
+  append_flood_address(out, "laddr", summary);
+  out->append(summary.protocol == 6 ? ",\"protocol\":\"tcp\","
+                                    : ",\"protocol\":\"udp\",");
+  append_json_key(out, "netns");
+  append_json_number(out, summary.netns);
+}
+
 void NetListenProbe::start() {
   if (settings_.snapshot_period_ms == 0)
     return;

@@ -44,6 +44,9 @@ class NetListenProbe : public Probe {
   std::string validate(const FileConfig &file) const override;
   void reconfigure(const FileConfig &file,
                    std::vector<std::string> *notes) override;
+  // ,"family","laddr","port","protocol","netns", as its lines.
+  void append_flood_destination(std::string *out,
+                                const FloodSummary &summary) const override;
   void start() override;
   void collect(std::vector<Event> *out) override;
   void stop() override;
