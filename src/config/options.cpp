@@ -167,13 +167,16 @@ ParseResult parse_options(int argc, const char *const *argv) {
                  "Exited processes kept for the trees of their live "
                  "descendants; beyond this the oldest are evicted")
       ->type_name("N");
-  app.add_option("--flood-budget", opt.flood_budget,
-                 "Events one process may report per second, all probes "
-                 "together (default 1000); beyond, the kernel counts its "
-                 "events per destination and a flood_summary line a second "
-                 "reports them, so no process can fill the perf buffer and "
-                 "push out other processes' events. 0: no limit")
-      ->type_name("N");
+  std::string flood_budget;
+  auto *flood =
+      app.add_option("--flood-budget", flood_budget,
+                     "Events one process may report per second, all "
+                     "probes together (default 1000); beyond, the kernel "
+                     "counts its events per destination and a "
+                     "flood_summary line a second reports them, so no "
+                     "process can fill the perf buffer and push out other "
+                     "processes' events. 0: no limit")
+          ->type_name("N");
 
   try {
     app.parse(argc, argv);
@@ -188,10 +191,16 @@ ParseResult parse_options(int argc, const char *const *argv) {
       throw InputError("invalid --max-exited " +
                        std::to_string(opt.max_exited) +
                        ": expected 1 to 100000000");
-    if (opt.flood_budget > kMaxFloodBudget)
-      throw InputError("invalid --flood-budget " +
-                       std::to_string(opt.flood_budget) +
-                       ": expected 0 (no limit) to 1000000000");
+    if (flood->count() > 0) {
+      // Digits only: CLI11 would take "" as no value and "1e3" as a number.
+      bool digits =
+          !flood_budget.empty() && flood_budget.size() <= 10 &&
+          flood_budget.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || std::stoull(flood_budget) > kMaxFloodBudget)
+        throw InputError("invalid --flood-budget '" + printable(flood_budget) +
+                         "': expected 0 (no limit) to 1000000000");
+      opt.flood_budget = std::stoull(flood_budget);
+    }
     opt.backend = choose<Backend>("--backend", backend,
                                   {{"auto", Backend::kAuto},
                                    {"kprobe", Backend::kKprobe},

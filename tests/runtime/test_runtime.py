@@ -508,14 +508,17 @@ for _name, _options, _table in FILTER_CASES:
 class TestBursts(unittest.TestCase, EventAsserts):
     """No event may be lost at the default buffer size. Only this test's
     ports are included, so traffic of other programs cannot fill the buffer
-    and make a loss that is not ours."""
+    and make a loss that is not ours. One process's every connect is a line
+    here: the flood budget is off (--flood-budget 0; test_hardening's
+    TestFlood tests it)."""
 
     PORTS = 20
 
     def burst(self, processes, per_process):
         first = port_block(self.PORTS)
         last = first + self.PORTS - 1
-        tracer = start_tracer(self, "--include-ports", "%d-%d" % (first, last))
+        tracer = start_tracer(self, "--flood-budget", "0", "--include-ports",
+                              "%d-%d" % (first, last))
         targets = [(V4_REPORTED if i % 2 else V6_REPORTED, first + i)
                    for i in range(self.PORTS)]
         helpers = [start_helper(self, targets, count=per_process)
@@ -559,7 +562,8 @@ class TestBursts(unittest.TestCase, EventAsserts):
         buffer's loss record only with the next event into that buffer, so
         after the burst a few more connects are made on every CPU."""
         first = port_block(self.PORTS)
-        tracer = start_tracer(self, "--perf-pages", "1", "--include-ports",
+        tracer = start_tracer(self, "--perf-pages", "1", "--flood-budget", "0",
+                              "--include-ports",
                               "%d-%d" % (first, first + self.PORTS - 1))
         targets = [(V4_REPORTED, first + i) for i in range(self.PORTS)]
         sent = 3000

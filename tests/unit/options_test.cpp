@@ -185,6 +185,20 @@ TEST(ParseOptions, PerfPages) {
   }
 }
 
+TEST(ParseOptions, FloodBudget) {
+  EXPECT_EQ(parse({}).options.flood_budget, 1000u);
+  EXPECT_EQ(parse({"--flood-budget", "0"}).options.flood_budget, 0u);
+  EXPECT_EQ(parse({"--flood-budget=1000000000"}).options.flood_budget,
+            1000000000u);
+  EXPECT_NE(usage_error({"--flood-budget", "1000000001"})
+                .find("--flood-budget '1000000001': expected 0 (no limit)"),
+            std::string::npos);
+  for (const char *bad : {"abc", "-1", "1.5", "18446744073709551616", ""}) {
+    std::string e = usage_error({"--flood-budget", bad});
+    EXPECT_NE(e.find("--flood-budget"), std::string::npos) << e;
+  }
+}
+
 TEST(ParseOptions, AllFlagsTogether) {
   ParseResult r =
       parse({"--backend", "tracepoint", "--no-default-filters", "--filter",

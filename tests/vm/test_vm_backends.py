@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import pwd
+import resource
 import shlex
 import signal
 import subprocess
@@ -1526,6 +1527,89 @@ class TestUdpSessionUnload(UdpCase):
                          after)
         for key in owned:
             CHECKED.setdefault(self.id().split(".", 1)[1], []).append(key)
+
+
+class TestFlood(Case):
+    """A process over the default flood budget (1000 reported events a
+    second), on each backend of each probe: the events beyond it come as
+    flood_summary lines, and its lines plus their counts are exactly what
+    it did. Without a slow reader (the runtime tests have one)."""
+
+    OPTIONS = ("default", "listen", "udp")
+    COUNT = 1300
+
+    @classmethod
+    def setUpClass(cls):
+        # The helpers keep their COUNT sockets open until they exit.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = cls.COUNT + 100
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (min(want, hard), hard))
+
+    def accounted(self, tracer, pid, probe, want):
+        def total():
+            evs = tracer.events(lambda r: r.get("pid") == pid, probe=probe)
+            lines = [e for e in evs if "type" not in e]
+            summaries = [e for e in evs if e.get("type") == "flood_summary"]
+            return lines, summaries
+        deadline = time.monotonic() + EVENT_TIMEOUT
+        while True:
+            lines, summaries = total()
+            n = len(lines) + sum(s["count"] for s in summaries)
+            if n >= want or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+        lines, summaries = total()
+        where = tracer.describe(lambda r: r.get("pid") == pid)
+        self.assertTrue(summaries, "no flood_summary line" + where)
+        self.assertEqual(len(lines) + sum(s["count"] for s in summaries),
+                         want, where)
+        self.assertLessEqual(len(lines), 2 * 1000, where)
+        for s in summaries:
+            self.assertEqual(s["proctree"][0]["pid"], pid, s)
+        return summaries
+
+    def test_connects_beyond_the_budget_are_summarised(self):
+        port = next_port()
+        h = self.helper([(V4_REPORTED, port)], count=self.COUNT)
+        self.assertEqual(h.wait_result(120)["errors"],
+                         {"ECONNREFUSED": self.COUNT})
+
+        def check(tracer, spec):
+            for s in self.accounted(tracer, h.pid, "tcp_connect",
+                                    self.COUNT):
+                self.assertEqual((s["daddr"], s["port"]),
+                                 (V4_REPORTED, port), s)
+        self.on_each("default", check)
+
+    def test_binds_beyond_the_budget_are_summarised(self):
+        h = harness.ListenHelper(NS, ["udp,%s,0" % V4_REPORTED] * self.COUNT,
+                                 hold=False)
+        self.addCleanup(h.release)
+        res = h.wait_result(120)
+        self.assertTrue(all(x["error"] == "" for x in res["sockets"]))
+
+        def check(tracer, spec):
+            for s in self.accounted(tracer, h.pid, "net_listen", self.COUNT):
+                self.assertEqual((s["laddr"], s["protocol"]),
+                                 (V4_REPORTED, "udp"), s)
+        self.on_each("listen", check)
+
+    def test_sessions_beyond_the_budget_are_summarised(self):
+        port = next_port()
+        h = harness.UdpHelper(NS, ["to:%s,%d,1" % (V4_REPORTED, port)] *
+                              self.COUNT)
+        self.addCleanup(h.release)
+        h.wait_result(120)
+
+        def check(tracer, spec):
+            for s in self.accounted(tracer, h.pid, "udp_session",
+                                    self.COUNT):
+                self.assertEqual((s["daddr"], s["port"]),
+                                 (V4_REPORTED, port), s)
+        self.on_each("udp", check)
 
 
 class TestUnavailableBackend(Case):
