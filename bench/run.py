@@ -385,7 +385,9 @@ class Tracer:
     `pattern` (and --tracer-output pipe) into a pipe read by bench/sink,
     which counts the lines holding `pattern` and keeps a sample of them in
     out_path + ".sample"; stop() then leaves its figures in sink_report.
-    Its arguments: --tracer-args, then `extra_args`."""
+    Its arguments: --tracer-args, then `extra_args`; --flood-budget 0 unless
+    either gives one, so every phase but `flood` measures one line per
+    event (the figures before the budget existed are comparable)."""
 
     def __init__(self, args, out_path, pattern=None, extra_args="",
                  binary=None):
@@ -408,6 +410,8 @@ class Tracer:
         self.ready = threading.Event()
         argv = ([binary or args.binary] + shlex.split(args.tracer_args) +
                 shlex.split(extra_args))
+        if not any(a.startswith("--flood-budget") for a in argv):
+            argv += ["--flood-budget", "0"]
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, stdout=self.out,
                                      stderr=subprocess.PIPE,
@@ -827,6 +831,80 @@ def bind_storm(args, addr, config):
                             count=NCPU * args.trailing),
             "pattern": '"laddr":"%s","port":' % addr,
             "tracer_args": "-c " + shlex.quote(config)}
+
+
+FLOOD_DEFAULT_BUDGET = 1000  # src/config/options.h kDefaultFloodBudget
+
+
+def flood_verify(pattern):
+    """Counts a storm's lines in the output file: its own (one per event)
+    and its flood_summary lines with the events they count."""
+    needle = pattern.encode()
+
+    def verify(path):
+        own = summaries = summarised = 0
+        with open(path, "rb") as f:
+            for raw in f:
+                if needle not in raw:
+                    continue
+                if b'"type":"flood_summary"' in raw:
+                    summaries += 1
+                    summarised += json.loads(raw)["count"]
+                else:
+                    own += 1
+        return {"own_lines": own, "summaries": summaries,
+                "summarised": summarised}
+    return verify
+
+
+def flood(args, ns, chain, results):
+    """The flood budget's figures (issue 15): reported connect storms with
+    the tracer off, with no budget (--flood-budget 0: every event a line),
+    with a budget no process reaches (the accounting's cost on the reported
+    path) and with the default budget (a storm is summarised); then
+    reported UDP bind storms off, without a budget and with the default."""
+    config = os.path.join(args.workdir, "listen.yaml")
+    with open(config, "w") as f:
+        f.write(LISTEN_CONFIG)
+    rounds = results.setdefault("flood", [])
+    connects = connect_storm(args, REPORTED)
+    binds = bind_storm(args, REPORTED, config)
+    for rnd in range(args.flood_rounds):
+        row = {}
+        for kind, base, states in (
+                ("connects", connects, ("off", "0", "1000000000", "default")),
+                ("binds", binds, ("off", "0", "default"))):
+            order = states if rnd % 2 == 0 else tuple(reversed(states))
+            for state in order:
+                log("flood round %d/%d: reported %s, tracer %s" %
+                    (rnd + 1, args.flood_rounds, kind,
+                     state if state == "off" else "budget " + state))
+                if state == "off":
+                    res = phase_off(args, ns, chain, REPORTED, base)
+                else:
+                    storm = dict(base)
+                    # "default": the tracer's default, given (Tracer
+                    # would add --flood-budget 0 otherwise).
+                    budget = " --flood-budget " + (
+                        str(FLOOD_DEFAULT_BUDGET) if state == "default"
+                        else state)
+                    storm["tracer_args"] = base["tracer_args"] + budget
+                    if state == "default":
+                        # Few lines: a file, counted line by line.
+                        storm["verify"] = flood_verify(base["pattern"])
+                    res = phase_on(args, ns, chain, REPORTED,
+                                   "flood-%s-%s-%d" % (kind, state, rnd),
+                                   storm)
+                row["%s_%s" % (kind, state)] = res
+                msg = "  %.0f per second" % res["rate"]
+                if state != "off":
+                    msg += ", %d lines of %d, lost %d" % (
+                        res["delivered"], res["made"], res["lost"])
+                if "summarised" in res:
+                    msg += "; own lines %d + summarised %d in %d summaries" % (
+                        res["own_lines"], res["summarised"], res["summaries"])
+                log(msg)
+        rounds.append(row)
 
 
 def listen(args, ns, chain, results):
@@ -1642,6 +1720,44 @@ def report(args, results):
             (rss, med([s["rss_anon_kb"] for s in lstarts]) / 1024,
              med([s["rss_file_kb"] for s in lstarts]) / 1024,
              TARGETS["listen_rss_mb"], verdict(rss < TARGETS["listen_rss_mb"])))
+    frows = results.get("flood") or []
+    if frows:
+        def fratio(kind, state, base="off"):
+            return [r["%s_%s" % (kind, state)]["rate"] /
+                    r["%s_%s" % (kind, base)]["rate"] for r in frows]
+
+        def frow(what, kind, state, base="off"):
+            rr = fratio(kind, state, base)
+            add("| flood: %s (%d rounds) | %s | %s | %s %s/%s (rounds "
+                "%s–%s) | | |" %
+                (what, len(frows),
+                 fmt_n(med([r["%s_%s" % (kind, base)]["rate"]
+                            for r in frows])),
+                 fmt_n(med([r["%s_%s" % (kind, state)]["rate"]
+                            for r in frows])),
+                 fmt_pct(med(rr)), state, base, fmt_pct(min(rr)),
+                 fmt_pct(max(rr))))
+        frow("reported connects/s, no budget (every event a line)",
+             "connects", "0")
+        frow("… budget never reached (its accounting on every reported "
+             "event) against no budget", "connects", "1000000000", "0")
+        frow("… the default budget (1000/s a process: the storm "
+             "summarised)", "connects", "default")
+        frow("reported UDP binds/s, no budget", "binds", "0")
+        frow("… the default budget", "binds", "default")
+        for kind in ("connects", "binds"):
+            dd = [r[kind + "_default"] for r in frows]
+            exact = sum(d.get("own_lines", 0) + d.get("summarised", 0) ==
+                        d["made"] for d in dd)
+            add("| flood, default budget, %s: made / own lines + summarised "
+                "(summary lines), lost | | | %s / %s + %s (%s), lost %s; "
+                "exact in %d of %d rounds | exact | %s |" %
+                (kind, fmt_n(med([d["made"] for d in dd])),
+                 fmt_n(med([d.get("own_lines") for d in dd])),
+                 fmt_n(med([d.get("summarised") for d in dd])),
+                 fmt_n(med([d.get("summaries") for d in dd])),
+                 fmt_n(max(d["lost"] for d in dd)), exact, len(dd),
+                 verdict(exact == len(dd))))
     urounds = results.get("udp") or []
     if urounds:
         def ratios(kind):
@@ -1968,7 +2084,9 @@ def main():
     p.add_argument("--phases",
                    default="throughput,syscalls,startup,memory,listen,udp",
                    help="comma-separated subset of throughput,syscalls,"
-                        "startup,memory,listen,udp,containers,soak")
+                        "startup,memory,listen,udp,containers,soak,flood")
+    p.add_argument("--flood-rounds", type=int, default=7,
+                   help="rounds of the flood phase")
     p.add_argument("--listen-rounds", type=int, default=11,
                    help="rounds of UDP bind storms (listen phase)")
     p.add_argument("--bind-duration", type=float, default=5.0,
@@ -2107,6 +2225,8 @@ def main():
             containers(args, ns, chain, results)
         if "soak" in phases:
             results["soak"] = soak(args, ns, chain)
+        if "flood" in phases:
+            flood(args, ns, chain, results)
         if args.profile:
             results["profile"] = profile(args, ns, chain)
     except BaseException as e:
