@@ -28,6 +28,10 @@ int64_t SystemClock::realtime_ns() { return read_ns(CLOCK_REALTIME); }
 
 int64_t SystemClock::boottime_ns() { return read_ns(CLOCK_BOOTTIME); }
 
+uint64_t boottime_now_ns() {
+  return static_cast<uint64_t>(read_ns(CLOCK_BOOTTIME));
+}
+
 namespace {
 
 // Whole seconds and the nanoseconds past them (rounded towards -infinity).

@@ -24,9 +24,10 @@ std::string dump_line(const Json &j) {
 
 }  // namespace
 
-std::string JsonFormatter::lost_events(uint64_t count, uint64_t total,
-                                       const std::string &timestamp) const {
-  return dump_line(Json{{"type", "lost_events"},
+std::string JsonFormatter::counter(const char *type, uint64_t count,
+                                   uint64_t total,
+                                   const std::string &timestamp) const {
+  return dump_line(Json{{"type", type},
                         {"timestamp", timestamp},
                         {"count", count},
                         {"total", total}});

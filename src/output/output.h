@@ -13,7 +13,14 @@ namespace pidtree {
 class JsonFormatter {
  public:
   std::string lost_events(uint64_t count, uint64_t total,
-                          const std::string &timestamp) const;
+                          const std::string &timestamp) const {
+    return counter("lost_events", count, total, timestamp);
+  }
+  // {"type":<type>,"timestamp","count" (since the last such line),"total"}:
+  // what was counted instead of written (lost_events,
+  // udp_sessions_untracked, flood_untracked).
+  std::string counter(const char *type, uint64_t count, uint64_t total,
+                      const std::string &timestamp) const;
   // {"type":"config_reload","status":"applied"|"refused",...}
   std::string config_reload(bool applied, const std::string &trigger,
                             const std::string &file, const std::string &reason,

@@ -1,24 +1,16 @@
 #include "probes/flood_watch.h"
 
-#include <time.h>
-
 #include <chrono>
-#include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "output/json.h"
+#include "output/output.h"
 
 namespace pidtree {
 
 namespace {
 
 constexpr const char *kSummaries = "flood_summaries";
-
-uint64_t boottime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -75,12 +67,12 @@ void FloodWatch::start() {
   if (!maps_ || budget_ == 0)
     return;
   worker_.start(std::chrono::nanoseconds(kWindowNs), false,
-                [this] { scan(*maps_, boottime_ns()); });
+                [this] { scan(*maps_, boottime_now_ns()); });
 }
 
 void FloodWatch::stop() {
   if (worker_.stop())
-    scan(*maps_, boottime_ns(), true);
+    scan(*maps_, boottime_now_ns(), true);
 }
 
 const Probe *FloodWatch::probe_of(uint8_t slot) const {
@@ -152,11 +144,8 @@ bool FloodWatch::take(const Event &event, LineOutput &out) {
     return true;
   }
   if (const auto *u = std::get_if<FloodUntracked>(&event)) {
-    nlohmann::ordered_json j{{"type", "flood_untracked"},
-                             {"timestamp", out.timestamp(u->ts_boot_ns)},
-                             {"count", u->count},
-                             {"total", u->total}};
-    out.lines() += j.dump() + "\n";
+    out.lines() += JsonFormatter().counter(
+        "flood_untracked", u->count, u->total, out.timestamp(u->ts_boot_ns));
     return true;
   }
   return false;

@@ -1,7 +1,6 @@
 #include "probes/net_listen/snapshot.h"
 
 #include <dirent.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -10,6 +9,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "common/clock.h"
 #include "process/procfs.h"
 
 namespace pidtree {
@@ -200,12 +200,7 @@ std::string ProcSocketSource::comm(uint32_t pid) {
   return text;
 }
 
-uint64_t ProcSocketSource::now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t ProcSocketSource::now_ns() { return boottime_now_ns(); }
 
 std::vector<ListenEvent> scan_listeners(
     SocketSource &source, bool tcp, bool udp,

@@ -1,13 +1,13 @@
 #include "probes/udp_session/udp_session.h"
 
-#include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "kernel/filter_maps.h"
+#include "output/output.h"
 
 namespace pidtree {
 
@@ -55,13 +55,6 @@ const UdpSessionSettings &settings_of(const ProbeConfig &section) {
 
 uint64_t scan_period(uint64_t max_duration_ns) {
   return std::clamp<uint64_t>(max_duration_ns / 10, kMinScanNs, kMaxScanNs);
-}
-
-uint64_t boottime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -217,7 +210,7 @@ void UdpSessionProbe::start() {
   if (!maps_)
     return;
   worker_.start(std::chrono::nanoseconds(scan_period_ns()), false,
-                [this] { scan(*maps_, boottime_ns(), boottime_ns); });
+                [this] { scan(*maps_, boottime_now_ns(), boottime_now_ns); });
 }
 
 void UdpSessionProbe::collect(std::vector<Event> *out) { worker_.collect(out); }
@@ -225,7 +218,7 @@ void UdpSessionProbe::collect(std::vector<Event> *out) { worker_.collect(out); }
 void UdpSessionProbe::stop() {
   // The last scan, once the scans' thread has ended.
   if (worker_.stop())
-    scan(*maps_, boottime_ns(), boottime_ns, true);
+    scan(*maps_, boottime_now_ns(), boottime_now_ns, true);
 }
 
 SessionBook::Made UdpSessionProbe::fallback(const UdpSessionRecord &record,
@@ -284,11 +277,9 @@ bool UdpSessionProbe::take(const Event &event, LineOutput &out) {
     return true;
   }
   if (const auto *ev = std::get_if<UdpSessionsUntracked>(&event)) {
-    nlohmann::ordered_json j{{"type", "udp_sessions_untracked"},
-                             {"timestamp", out.timestamp(ev->ts_boot_ns)},
-                             {"count", ev->count},
-                             {"total", ev->total}};
-    out.lines() += j.dump() + "\n";
+    out.lines() +=
+        JsonFormatter().counter("udp_sessions_untracked", ev->count, ev->total,
+                                out.timestamp(ev->ts_boot_ns));
     return true;
   }
   return false;
