@@ -457,9 +457,19 @@ class Tracer:
 
     # -- events
     def events(self, pred=None, probe="tcp_connect"):
+        """The probe's event lines (typed lines, flood_summary included,
+        are not events: see typed())."""
         with self.cond:
             recs = [r for r in self.records
-                    if r is not None and r.get("probe") == probe]
+                    if r is not None and r.get("probe") == probe and
+                    "type" not in r]
+        return [r for r in recs if pred is None or pred(r)]
+
+    def typed(self, kind, pred=None):
+        """Lines of `kind` ("lost_events", "flood_summary", ...)."""
+        with self.cond:
+            recs = [r for r in self.records
+                    if r is not None and r.get("type") == kind]
         return [r for r in recs if pred is None or pred(r)]
 
     def lost_records(self):
@@ -474,7 +484,8 @@ class Tracer:
         with self.cond:
             while True:
                 found = [r for r in self.records if r is not None
-                         and r.get("probe") == probe and pred(r)]
+                         and r.get("probe") == probe and "type" not in r
+                         and pred(r)]
                 if len(found) >= count:
                     return found
                 left = deadline - time.monotonic()
