@@ -38,7 +38,7 @@ if [ "${PIDTREE_TESTS_SANITIZE:-1}" != 0 ]; then
   ASAN_OPTIONS=detect_leaks=1:exitcode=99:detect_stack_use_after_return=1 \
   LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -LE 'vm|fuzz' ||
+    ctest --test-dir build-asan --output-on-failure -LE 'vm|fuzz|package' ||
     status=$?
 fi
 if [ "${PIDTREE_TESTS_FUZZ:-1}" != 0 ]; then

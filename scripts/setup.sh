@@ -16,6 +16,10 @@ apt-get install -y -q --no-install-recommends \
   libbpfcc-dev libbpf-dev nlohmann-json3-dev libcli11-dev libgtest-dev \
   libyaml-cpp-dev \
   python3 iproute2 util-linux procps jq
+# The package test (tests/package) checks the unit file with systemd-analyze
+# and builds the .deb with CPack (dpkg-shlibdeps: dpkg-dev).
+apt-get install -y -q --no-install-recommends systemd dpkg-dev file \
+  logrotate man-db
 # bpftool lets the runtime tests check that nothing is left attached.
 apt-get install -y -q --no-install-recommends bpftool ||
   apt-get install -y -q --no-install-recommends linux-tools-common \
@@ -52,22 +56,16 @@ if [ "${PIDTREE_SETUP_CONTAINERS:-1}" != 0 ]; then
 fi
 
 # BCC compiles the BPF program at run time against the running kernel's
-# headers. Prefer the exact package; else link the distribution's generic
-# headers (fine for the tracepoint backend, whose layout comes from tracefs).
+# headers. Prefer the exact package; else the distribution's generic ones,
+# linked by scripts/kernel-headers.sh (as the Debian package does).
 release=$(uname -r)
 if [ ! -e "/lib/modules/$release/build/include" ] &&
    [ ! -e /sys/kernel/kheaders.tar.xz ]; then
   if ! apt-get install -y -q --no-install-recommends \
       "linux-headers-$release" 2>/dev/null; then
-    arch=$(dpkg --print-architecture)
-    apt-get install -y -q --no-install-recommends "linux-headers-$arch"
-    headers=$(ls -d /usr/src/linux-headers-*-"$arch" | sort -V | tail -n 1)
-    common=${headers%-"$arch"}-common
-    mkdir -p "/lib/modules/$release"
-    ln -sfn "$headers" "/lib/modules/$release/build"
-    [ -d "$common" ] && ln -sfn "$common" "/lib/modules/$release/source"
-    echo "setup.sh: no headers packaged for $release;" \
-      "linked $(basename "$headers") instead" >&2
+    apt-get install -y -q --no-install-recommends \
+      "linux-headers-$(dpkg --print-architecture)"
+    sh scripts/kernel-headers.sh
   fi
 fi
 

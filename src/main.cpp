@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -252,15 +253,23 @@ int main(int argc, char **argv) {
   std::fprintf(stderr, "pidtree-bcc: tracing %s; Ctrl-C to stop\n",
                probes->describe().c_str());
 
-  LoopParts loop{bpf,
-                 tracer,
-                 *probes,
-                 sink,
-                 clock,
-                 have_file ? &reloader : nullptr,
-                 use_table ? &table_ancestry : nullptr,
-                 &enricher,
-                 out_file.get()};
+  Telemetry telemetry(
+      opt.stats_interval_s, opt.lost_event_telemetry,
+      static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+              std::chrono::steady_clock::now().time_since_epoch())
+              .count()));
+  LoopParts loop{
+      bpf,
+      tracer,
+      *probes,
+      sink,
+      clock,
+      have_file ? &reloader : nullptr,
+      use_table ? &table_ancestry : nullptr,
+      &enricher,
+      out_file.get(),
+      opt.stats_interval_s || opt.lost_event_telemetry ? &telemetry : nullptr};
   LoopEnd end = run_event_loop(loop, g_exiting, g_reload);
   // Hooks first: what the probes report as they stop is then complete.
   bpf.detach();

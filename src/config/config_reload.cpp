@@ -58,6 +58,7 @@ void ConfigReloader::reload(const char *trigger) {
     reason = e.what();
   }
   bool applied = reason.empty();
+  ++(applied ? applied_ : refused_);
   if (applied)
     std::fprintf(stderr,
                  "pidtree-bcc: configuration reloaded (%s): %zu network "

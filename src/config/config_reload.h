@@ -45,6 +45,9 @@ class ConfigReloader {
   // unchanged for a moment (editors write in several steps).
   void poll();
 
+  uint64_t applied() const { return applied_; }
+  uint64_t refused() const { return refused_; }
+
  private:
   void reload(const char *trigger);
 
@@ -57,6 +60,8 @@ class ConfigReloader {
   JsonFormatter formatter_;
   bool requested_ = false;
   bool change_pending_ = false;
+  uint64_t applied_ = 0;
+  uint64_t refused_ = 0;
   std::chrono::steady_clock::time_point last_change_;
 };
 

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <initializer_list>
 #include <utility>
 
@@ -46,6 +47,22 @@ T choose(const char *flag, const std::string &text,
     expected += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ");
     expected += name;
     ++i;
+  }
+  throw InputError(std::string("invalid ") + flag + " '" + printable(text) +
+                   "': expected " + expected);
+}
+
+// A whole number from `low` to `high`, digits only (CLI11 would take ""
+// as no value and "1e3" as a number), or an InputError naming the range.
+int64_t parse_whole(const char *flag, const std::string &text, int64_t low,
+                    int64_t high, const char *expected) {
+  const bool negative = !text.empty() && text[0] == '-';
+  const std::string digits = negative ? text.substr(1) : text;
+  if (!digits.empty() && digits.size() <= 12 &&
+      digits.find_first_not_of("0123456789") == std::string::npos) {
+    int64_t v = std::stoll(digits) * (negative ? -1 : 1);
+    if (v >= low && v <= high)
+      return v;
   }
   throw InputError(std::string("invalid ") + flag + " '" + printable(text) +
                    "': expected " + expected);
@@ -177,6 +194,28 @@ ParseResult parse_options(int argc, const char *const *argv) {
                      "process can fill the perf buffer and push out other "
                      "processes' events. 0: no limit")
           ->type_name("N");
+  std::string stats_interval;
+  auto *stats =
+      app.add_option("--stats-interval", stats_interval,
+                     "Write a {\"type\":\"stats\"} line every this many "
+                     "seconds: events and lines per probe, lost events, "
+                     "the process table, reloads, RSS and CPU (default 0: "
+                     "none)")
+          ->type_name("SECONDS");
+  std::string lost_event_telemetry;
+  auto *lost_telemetry =
+      app.add_option("--lost-event-telemetry", lost_event_telemetry,
+                     "As upstream: a {\"type\":\"lost_event_telemetry\"} "
+                     "line with the lost events so far each time this many "
+                     "more events were handled (default -1: none)")
+          ->type_name("NEVENTS");
+  std::string health_check_period;
+  auto *health =
+      app.add_option("--health-check-period", health_check_period,
+                     "Accepted for upstream's unit files and checked (whole "
+                     "seconds, at least 1); no effect: one process, no "
+                     "watchdog (see the README)")
+          ->type_name("SECONDS");
 
   try {
     app.parse(argc, argv);
@@ -191,16 +230,23 @@ ParseResult parse_options(int argc, const char *const *argv) {
       throw InputError("invalid --max-exited " +
                        std::to_string(opt.max_exited) +
                        ": expected 1 to 100000000");
-    if (flood->count() > 0) {
-      // Digits only: CLI11 would take "" as no value and "1e3" as a number.
-      bool digits =
-          !flood_budget.empty() && flood_budget.size() <= 10 &&
-          flood_budget.find_first_not_of("0123456789") == std::string::npos;
-      if (!digits || std::stoull(flood_budget) > kMaxFloodBudget)
-        throw InputError("invalid --flood-budget '" + printable(flood_budget) +
-                         "': expected 0 (no limit) to 1000000000");
-      opt.flood_budget = std::stoull(flood_budget);
+    if (flood->count() > 0)
+      opt.flood_budget = static_cast<uint64_t>(
+          parse_whole("--flood-budget", flood_budget, 0, kMaxFloodBudget,
+                      "0 (no limit) to 1000000000"));
+    if (stats->count() > 0)
+      opt.stats_interval_s = static_cast<uint64_t>(parse_whole(
+          "--stats-interval", stats_interval, 0, 86400, "0 (none) to 86400"));
+    if (lost_telemetry->count() > 0) {
+      int64_t n =
+          parse_whole("--lost-event-telemetry", lost_event_telemetry, INT32_MIN,
+                      INT32_MAX, "a whole number (0 or less: none)");
+      opt.lost_event_telemetry = n > 0 ? static_cast<uint64_t>(n) : 0;
     }
+    if (health->count() > 0)
+      opt.health_check_period_s = static_cast<uint64_t>(
+          parse_whole("--health-check-period", health_check_period, 1,
+                      INT32_MAX, "a number of seconds, at least 1"));
     opt.backend = choose<Backend>("--backend", backend,
                                   {{"auto", Backend::kAuto},
                                    {"kprobe", Backend::kKprobe},

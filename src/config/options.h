@@ -47,6 +47,9 @@ struct Options {
   // Events a process may report per second through the perf buffer
   // before the rest are summarised per destination; 0: no limit.
   uint64_t flood_budget = kDefaultFloodBudget;
+  uint64_t stats_interval_s = 0;        // 0: no stats lines
+  uint64_t lost_event_telemetry = 0;    // 0: no lost_event_telemetry lines
+  uint64_t health_check_period_s = 60;  // upstream's; checked, no effect
 };
 
 // What the caller should do after parsing.

@@ -56,6 +56,52 @@ void reopen_output(const LoopParts &parts) {
   parts.sink.switch_to(fd);
 }
 
+// The counters of the stats line, read now.
+TracerCounters gather(const LoopParts &parts) {
+  TracerCounters c;
+  c.events = parts.tracer.events();
+  c.lost = parts.tracer.lost();
+  c.malformed = parts.tracer.malformed();
+  c.container_dropped = parts.tracer.dropped();
+  for (const auto &[name, slot] : parts.probes.slots())
+    c.lines.emplace_back(name, parts.tracer.lines_of(slot));
+  if (parts.table) {
+    const ProcessTable &t = parts.table->table();
+    c.have_table = true;
+    c.table_live = t.live_count();
+    c.table_exited = t.retained_exited();
+    c.table_evictions = t.evictions();
+  }
+  if (parts.reloader) {
+    c.reloads_applied = parts.reloader->applied();
+    c.reloads_refused = parts.reloader->refused();
+  }
+  read_self_usage(&c.rss_kb, &c.cpu_s);
+  return c;
+}
+
+void write_telemetry(const LoopParts &parts) {
+  Telemetry *t = parts.telemetry;
+  if (!t)
+    return;
+  const uint64_t mono = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+  const bool stats = t->stats_due(mono);
+  std::string ts;
+  auto timestamp = [&]() -> const std::string & {
+    if (ts.empty())
+      ts = format_rfc3339_utc(parts.clock.realtime_ns());
+    return ts;
+  };
+  if (t->lost_due(parts.tracer.events()))
+    parts.sink.add_line(
+        t->lost_line(parts.tracer.events(), parts.tracer.lost(), timestamp()));
+  if (stats)
+    parts.sink.add_line(t->stats_line(mono, gather(parts), timestamp()));
+}
+
 }  // namespace
 
 LoopEnd run_event_loop(const LoopParts &parts,
@@ -99,6 +145,7 @@ LoopEnd run_event_loop(const LoopParts &parts,
         std::fprintf(stderr, "pidtree-bcc: note: %s\n", note.c_str());
       notes.clear();
     }
+    write_telemetry(parts);
     output_ok = tracer.end_batch(static_cast<uint64_t>(watermark));
     auto now = std::chrono::steady_clock::now();
     if (output_ok && now - last_reader_check >= kReaderCheckInterval) {

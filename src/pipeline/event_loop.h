@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "config/config_reload.h"
 #include "output/output.h"
+#include "pipeline/telemetry.h"
 #include "pipeline/tracer.h"
 #include "probes/probe_set.h"
 #include "process/ancestry.h"
@@ -38,6 +39,7 @@ struct LoopParts {
   TableAncestry *table = nullptr;      // with --ancestry proc: none
   Enricher *enricher = nullptr;        // its upkeep between batches
   OutputFile *output_file = nullptr;   // -f: reopened on SIGHUP
+  Telemetry *telemetry = nullptr;      // stats and lost-event lines
 };
 
 struct LoopEnd {

@@ -57,7 +57,10 @@ Ancestry Tracer::resolve(const EventTask &task) {
 std::string Tracer::username(uint32_t uid) { return users_.name(uid); }
 
 const Enrichment *Tracer::enrich(const EventOrigin &origin) {
-  return enricher_ ? enricher_->enrich(origin) : &nothing_;
+  const Enrichment *e = enricher_ ? enricher_->enrich(origin) : &nothing_;
+  if (e && origin.slot < lines_by_slot_.size())
+    ++lines_by_slot_[origin.slot];
+  return e;
 }
 
 std::string Tracer::timestamp(uint64_t boot_ns) {

@@ -3,12 +3,14 @@
 // samples and lost counts.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "common/clock.h"
 #include "enrich/enricher.h"
+#include "event.h"
 #include "output/output.h"
 #include "pipeline/event_orderer.h"
 #include "pipeline/stage.h"
@@ -51,6 +53,10 @@ class Tracer : private LineOutput {
   uint64_t malformed() const { return malformed_; }
   // Events not written because of container_labels.
   uint64_t dropped() const { return enricher_ ? enricher_->dropped() : 0; }
+  // Lines of each probe (by slot) so far; a flood summary is one.
+  uint64_t lines_of(uint8_t slot) const {
+    return slot < lines_by_slot_.size() ? lines_by_slot_[slot] : 0;
+  }
 
  private:
   void handle(const Event &event);
@@ -79,6 +85,7 @@ class Tracer : private LineOutput {
   uint64_t lost_batch_ = 0;
   uint64_t lost_total_ = 0;
   uint64_t malformed_ = 0;
+  std::array<uint64_t, PIDTREE_FILTER_SLOTS> lines_by_slot_{};
 };
 
 }  // namespace pidtree

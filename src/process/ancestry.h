@@ -61,6 +61,8 @@ class ProcessEventHandler {
 // event's `error` says so.
 class TableAncestry : public AncestryResolver, public ProcessEventHandler {
  public:
+  // Its table, for the stats line.
+  const ProcessTable &table() const { return table_; }
   TableAncestry(ProcessTable &table, ProcessSource &source, UserDb &users)
       : table_(table),
         source_(source),

@@ -199,6 +199,36 @@ TEST(ParseOptions, FloodBudget) {
   }
 }
 
+TEST(ParseOptions, StatsAndUpstreamsTelemetryFlags) {
+  Options d = parse({}).options;
+  EXPECT_EQ(d.stats_interval_s, 0u);
+  EXPECT_EQ(d.lost_event_telemetry, 0u);
+  EXPECT_EQ(d.health_check_period_s, 60u);
+  EXPECT_EQ(parse({"--stats-interval", "30"}).options.stats_interval_s, 30u);
+  EXPECT_EQ(
+      parse({"--lost-event-telemetry", "1000"}).options.lost_event_telemetry,
+      1000u);
+  // Upstream's default is -1: 0 or less is none.
+  EXPECT_EQ(parse({"--lost-event-telemetry=-1"}).options.lost_event_telemetry,
+            0u);
+  EXPECT_EQ(parse({"--health-check-period", "5"}).options.health_check_period_s,
+            5u);
+  for (const char *bad : {"", "-1", "86401", "1.5", "1e3", "x"})
+    EXPECT_NE(usage_error({"--stats-interval", bad}).find("--stats-interval"),
+              std::string::npos)
+        << bad;
+  for (const char *bad : {"", "1e3", "4294967296", "--"})
+    EXPECT_NE(usage_error({std::string("--lost-event-telemetry=") + bad})
+                  .find("--lost-event-telemetry"),
+              std::string::npos)
+        << bad;
+  for (const char *bad : {"0", "-5", "", "60s"})
+    EXPECT_NE(usage_error({std::string("--health-check-period=") + bad})
+                  .find("--health-check-period"),
+              std::string::npos)
+        << bad;
+}
+
 TEST(ParseOptions, AllFlagsTogether) {
   ParseResult r =
       parse({"--backend", "tracepoint", "--no-default-filters", "--filter",
