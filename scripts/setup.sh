@@ -20,6 +20,21 @@ apt-get install -y -q --no-install-recommends \
 # and builds the .deb with CPack (dpkg-shlibdeps: dpkg-dev).
 apt-get install -y -q --no-install-recommends systemd dpkg-dev file \
   logrotate man-db
+# The shipper test (tests/runtime/test_fleet.py) runs its own rsyslogd;
+# the package's own service is not started here (policy-rc.d, only while
+# installing, and only if the machine has none).
+if ! command -v rsyslogd >/dev/null; then
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    status=0
+    apt-get install -y -q --no-install-recommends rsyslog || status=$?
+    rm -f /usr/sbin/policy-rc.d
+    [ "$status" = 0 ]
+  else
+    apt-get install -y -q --no-install-recommends rsyslog
+  fi
+fi
 # bpftool lets the runtime tests check that nothing is left attached.
 apt-get install -y -q --no-install-recommends bpftool ||
   apt-get install -y -q --no-install-recommends linux-tools-common \
