@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -253,12 +252,8 @@ int main(int argc, char **argv) {
   std::fprintf(stderr, "pidtree-bcc: tracing %s; Ctrl-C to stop\n",
                probes->describe().c_str());
 
-  Telemetry telemetry(
-      opt.stats_interval_s, opt.lost_event_telemetry,
-      static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(
-              std::chrono::steady_clock::now().time_since_epoch())
-              .count()));
+  Telemetry telemetry(opt.stats_interval_s, opt.lost_event_telemetry,
+                      monotonic_now_ns());
   LoopParts loop{
       bpf,
       tracer,

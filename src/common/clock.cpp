@@ -32,6 +32,10 @@ uint64_t boottime_now_ns() {
   return static_cast<uint64_t>(read_ns(CLOCK_BOOTTIME));
 }
 
+uint64_t monotonic_now_ns() {
+  return static_cast<uint64_t>(read_ns(CLOCK_MONOTONIC));
+}
+
 namespace {
 
 // Whole seconds and the nanoseconds past them (rounded towards -infinity).

@@ -26,6 +26,8 @@ class SystemClock : public Clock {
 
 // CLOCK_BOOTTIME now, for work outside the event stream (scans, snapshots).
 uint64_t boottime_now_ns();
+// CLOCK_MONOTONIC now (std::chrono::steady_clock's), for intervals.
+uint64_t monotonic_now_ns();
 
 // "2026-11-29T12:05:28.123456Z" for nanoseconds since the Unix epoch.
 std::string format_rfc3339_utc(int64_t realtime_ns);

@@ -84,10 +84,7 @@ void write_telemetry(const LoopParts &parts) {
   Telemetry *t = parts.telemetry;
   if (!t)
     return;
-  const uint64_t mono = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::steady_clock::now().time_since_epoch())
-          .count());
+  const uint64_t mono = monotonic_now_ns();
   const bool stats = t->stats_due(mono);
   std::string ts;
   auto timestamp = [&]() -> const std::string & {

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -15,28 +14,11 @@ bool parse_self_usage(const std::string &statm, const std::string &stat,
                       double *cpu_s) {
   std::istringstream m(statm);
   uint64_t size = 0, resident = 0;
-  if (!(m >> size >> resident) || page_kb <= 0 || ticks_per_s <= 0)
+  uint64_t utime = 0, stime = 0;  // fields 14 and 15
+  if (!(m >> size >> resident) || page_kb <= 0 || ticks_per_s <= 0 ||
+      !parse_stat_field(stat, 14, &utime) ||
+      !parse_stat_field(stat, 15, &stime))
     return false;
-  // The command name may hold spaces and parentheses: fields start after
-  // the last ')'. utime and stime are fields 14 and 15, i.e. the 12th and
-  // 13th after it.
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos)
-    return false;
-  std::istringstream s(stat.substr(close + 1));
-  std::string field;
-  uint64_t utime = 0, stime = 0;
-  for (int i = 1; i <= 13; ++i) {
-    if (!(s >> field))
-      return false;
-    if (i >= 12) {
-      char *end = nullptr;
-      uint64_t v = std::strtoull(field.c_str(), &end, 10);
-      if (field.empty() || *end != '\0' || field[0] == '-')
-        return false;
-      (i == 12 ? utime : stime) = v;
-    }
-  }
   *rss_kb = resident * static_cast<uint64_t>(page_kb);
   *cpu_s =
       static_cast<double>(utime + stime) / static_cast<double>(ticks_per_s);

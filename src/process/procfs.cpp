@@ -128,13 +128,13 @@ bool parse_status(const std::string &text, ProcessInfo *out) {
   return have_ppid && have_uid && have_name;
 }
 
-bool parse_stat_start_ticks(const std::string &text, uint64_t *ticks) {
+bool parse_stat_field(const std::string &text, int wanted, uint64_t *value) {
   size_t paren = text.rfind(')');
-  if (paren == std::string::npos)
+  if (paren == std::string::npos || wanted < 3)
     return false;
-  // Fields after the command start at field 3; starttime is field 22.
+  // Fields after the command start at field 3.
   size_t pos = paren + 1;
-  for (int field = 3; field <= 22; ++field) {
+  for (int field = 3; field <= wanted; ++field) {
     while (pos < text.size() && text[pos] == ' ')
       ++pos;
     size_t end = text.find(' ', pos);
@@ -142,7 +142,7 @@ bool parse_stat_start_ticks(const std::string &text, uint64_t *ticks) {
       end = text.size();
     if (pos >= end)
       return false;
-    if (field == 22) {
+    if (field == wanted) {
       uint32_t digits = 0;
       uint64_t v = 0;
       for (size_t i = pos; i < end; ++i) {
@@ -150,7 +150,7 @@ bool parse_stat_start_ticks(const std::string &text, uint64_t *ticks) {
           return false;
         v = v * 10 + static_cast<uint64_t>(text[i] - '0');
       }
-      *ticks = v;
+      *value = v;
       return true;
     }
     pos = end;

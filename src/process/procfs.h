@@ -69,8 +69,13 @@ bool parse_status(const std::string &text, ProcessInfo *out);
 // /proc/PID/loginuid text: a decimal uid; nullopt if malformed.
 std::optional<uint32_t> parse_loginuid(const std::string &text);
 
-// Field 22 (starttime, clock ticks since boot) of /proc/PID/stat text; the
-// command name in parentheses may itself hold spaces and ')'.
-bool parse_stat_start_ticks(const std::string &text, uint64_t *ticks);
+// Numeric field `field` (numbered as in proc(5), 3 or more) of
+// /proc/PID/stat text; the command name in parentheses may itself hold
+// spaces and ')'. False for a missing or non-decimal field.
+bool parse_stat_field(const std::string &text, int field, uint64_t *value);
+// Field 22 (starttime, clock ticks since boot).
+inline bool parse_stat_start_ticks(const std::string &text, uint64_t *ticks) {
+  return parse_stat_field(text, 22, ticks);
+}
 
 }  // namespace pidtree
