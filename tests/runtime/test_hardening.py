@@ -564,13 +564,21 @@ class SlowReader:
     """Reads the tracer's stdout (a pipe) on a thread: while `slow`, at most
     `chunk` bytes every `pause` seconds, so the tracer's writes block and
     its perf buffer fills as a stalled log shipper would make it; then as
-    fast as it comes. Keeps every line, parsed."""
+    fast as it comes. Keeps every line, parsed, and the bytes read.
 
-    def __init__(self, fd, chunk=16384, pause=0.02):
+    The default, about 3 MB/s, is some thirty times what a budget of 100
+    lines a second writes with trees of 1 KB a line, and a hundredth of
+    what an unbudgeted storm writes. (At 800 KB/s, CI's trees, with longer
+    command lines above the test than here, were slow enough for a few
+    events to be lost with the budget too: the reader, not the budget,
+    was then the limit.)"""
+
+    def __init__(self, fd, chunk=65536, pause=0.02):
         self.fd, self.chunk, self.pause = fd, chunk, pause
         self.slow = True
         self.cond = threading.Condition()
         self.records, self.bad = [], []
+        self.bytes = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -580,6 +588,7 @@ class SlowReader:
             data = os.read(self.fd, self.chunk if self.slow else 1 << 20)
             if not data:
                 break
+            self.bytes += len(data)
             lines = (rest + data).split(b"\n")
             rest = lines.pop()
             with self.cond:
@@ -667,6 +676,8 @@ class TestFlood(unittest.TestCase):
         self.assertEqual(t.stop(timeout=60), 0, t.describe())
         reader.join()
         self.assertEqual(reader.bad, [])
+        sys.stderr.write("\n  %d lines, %d bytes a line ... " % (
+            len(reader.records), reader.bytes // max(len(reader.records), 1)))
         return reader.records, storm.pid, pids, storm_result
 
     def test_a_flood_cannot_push_out_other_processes_events(self):
