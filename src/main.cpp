@@ -27,6 +27,7 @@
 #include "kernel/privileges.h"
 #include "kernel/shape.h"
 #include "output/output.h"
+#include "output/text.h"
 #include "pipeline/event_loop.h"
 #include "pipeline/tracer.h"
 #include "probes/probe_set.h"
@@ -186,6 +187,9 @@ int main(int argc, char **argv) {
   install_signal_handlers();
 
   OutputSink sink(out_fd);
+  const TextView text_view(want_colour(out_fd));
+  if (opt.format == OutputFormat::kText)
+    sink.set_view(&text_view);
   SystemClock clock;
   ProcFs procfs;
   PasswdUserDb users;

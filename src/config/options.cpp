@@ -148,6 +148,13 @@ ParseResult parse_options(int argc, const char *const *argv) {
                  "stdout. A symbolic link is refused without "
                  "--output-follow-symlink")
       ->type_name("PATH");
+  std::string format = "json";
+  app.add_option("--format", format,
+                 "json (one JSON line an event, the default) or text (for "
+                 "a person at a terminal: each event as a few lines, the "
+                 "process tree indented; colours on a terminal unless "
+                 "NO_COLOR is set)")
+      ->type_name("json|text");
   app.add_flag("--output-follow-symlink", opt.output_follow_symlink,
                "Let --output-file be a symbolic link (a root daemon writing "
                "through a link someone else may have made)");
@@ -222,6 +229,9 @@ ParseResult parse_options(int argc, const char *const *argv) {
     opt.ancestry = choose<AncestrySource>(
         "--ancestry", ancestry,
         {{"table", AncestrySource::kTable}, {"proc", AncestrySource::kProc}});
+    opt.format = choose<OutputFormat>(
+        "--format", format,
+        {{"json", OutputFormat::kJson}, {"text", OutputFormat::kText}});
     opt.exec_argv = choose<ExecArgv>("--exec-argv", exec_argv,
                                      {{"auto", ExecArgv::kAuto},
                                       {"memory", ExecArgv::kMemory},

@@ -22,6 +22,9 @@ enum class AncestrySource { kTable, kProc };
 // memory where the kernel has BTF.
 enum class ExecArgv { kAuto, kMemory, kSyscall };
 
+// JSON lines (for machines), or the text view (output/text.h).
+enum class OutputFormat { kJson, kText };
+
 inline constexpr uint64_t kDefaultFloodBudget = 1000;
 inline constexpr uint64_t kMaxFloodBudget = 1000000000;
 
@@ -39,6 +42,7 @@ struct Options {
   bool watch_config = false;
   std::string output_file = "-";
   bool output_follow_symlink = false;  // else -f refuses a symbolic link
+  OutputFormat format = OutputFormat::kJson;
   bool print_and_quit = false;
   unsigned perf_pages = 0;  // per CPU, a power of two; 0: default_perf_pages
   AncestrySource ancestry = AncestrySource::kTable;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/net.h"
+#include "output/text.h"
 
 namespace pidtree {
 
@@ -58,9 +59,14 @@ bool OutputSink::flush() {
     buffer_.clear();
     return false;
   }
+  if (view_) {
+    rendered_.clear();
+    view_->render_lines(buffer_, &rendered_);
+  }
+  const std::string &data = view_ ? rendered_ : buffer_;
   size_t done = 0;
-  while (done < buffer_.size()) {
-    ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+  while (done < data.size()) {
+    ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -72,7 +78,7 @@ bool OutputSink::flush() {
       }
       failed_ = true;
       errno_ = errno;
-      drop_partial_line(done);
+      drop_partial_line(data, done);
       break;
     }
     done += static_cast<size_t>(n);
@@ -81,13 +87,15 @@ bool OutputSink::flush() {
   // After a huge line (command lines can be long), give the memory back.
   if (buffer_.capacity() > kKeepCapacity)
     std::string().swap(buffer_);
+  if (rendered_.capacity() > kKeepCapacity)
+    std::string().swap(rendered_);
   return !failed_;
 }
 
-void OutputSink::drop_partial_line(size_t written) {
+void OutputSink::drop_partial_line(const std::string &data, size_t written) {
   if (written == 0)
     return;
-  size_t last_newline = buffer_.rfind('\n', written - 1);
+  size_t last_newline = data.rfind('\n', written - 1);
   size_t whole = last_newline == std::string::npos ? 0 : last_newline + 1;
   size_t partial = written - whole;
   struct stat st {};

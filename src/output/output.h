@@ -8,6 +8,8 @@
 
 namespace pidtree {
 
+class TextView;
+
 // The tracer's own lines (not events), through nlohmann::json: they are
 // rare.
 class JsonFormatter {
@@ -33,6 +35,9 @@ class JsonFormatter {
 class OutputSink {
  public:
   explicit OutputSink(int fd) : fd_(fd) {}
+  // --format text: the JSON lines are written through `view` (output/
+  // text.h); nullptr (the default): as they are.
+  void set_view(const TextView *view) { view_ = view; }
   void add_line(const std::string &line);
   // The pending output, for writers that append in place.
   std::string &buffer() { return buffer_; }
@@ -55,11 +60,13 @@ class OutputSink {
 
  private:
   static constexpr size_t kKeepCapacity = 1 << 20;
-  // After a failed write, when `written` bytes of the buffer went out and
-  // the last of them are not a whole line: cut them off a regular file.
-  void drop_partial_line(size_t written);
+  // After a failed write, when `written` bytes of `data` went out and the
+  // last of them are not a whole line: cut them off a regular file.
+  void drop_partial_line(const std::string &data, size_t written);
   int fd_;
+  const TextView *view_ = nullptr;
   std::string buffer_;
+  std::string rendered_;  // with a view: what is written
   bool failed_ = false;
   int errno_ = 0;
 };

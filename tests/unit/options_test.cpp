@@ -296,6 +296,15 @@ TEST(ParseOptions, ExecArgv) {
   EXPECT_NE(e.find("'tab\\x1b'"), std::string::npos) << e;
 }
 
+TEST(ParseOptions, Format) {
+  EXPECT_EQ(parse({}).options.format, OutputFormat::kJson);
+  EXPECT_EQ(parse({"--format", "text"}).options.format, OutputFormat::kText);
+  EXPECT_EQ(parse({"--format", "json"}).options.format, OutputFormat::kJson);
+  EXPECT_EQ(usage_error({"--format", "tree"}),
+            "pidtree-bcc: error: invalid --format 'tree': expected json or "
+            "text");
+}
+
 // BUG (src/options.cpp, lines 88-89 and one_line() at 26-31): the value of
 // --backend (and of CLI11's messages, e.g. an unknown flag) is echoed raw;
 // one_line() replaces only '\n'. A carriage return or an escape sequence in
