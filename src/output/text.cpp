@@ -99,6 +99,11 @@ std::string plain(const Json &v) {
   return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+const Json *field(const Json &j, const char *key) {
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
 class Writer {
  public:
   Writer(bool colour, std::string *out) : colour_(colour), out_(out) {}
@@ -120,16 +125,25 @@ class Writer {
       s += ":" + plain(*port);
     styled(kCyan, s);
   }
+  // before + the value of j[key] + after, when j has it.
+  void optional(const Json &j, const char *key, std::string_view before,
+                std::string_view after = "") {
+    if (const Json *v = field(j, key)) {
+      raw(before);
+      text(plain(*v));
+      raw(after);
+    }
+  }
+  // `sep`key=value
+  void pair(std::string_view sep, const std::string &key, const Json &value) {
+    raw(sep);
+    text(key + "=" + plain(value));
+  }
 
  private:
   bool colour_;
   std::string *out_;
 };
-
-const Json *field(const Json &j, const char *key) {
-  auto it = j.find(key);
-  return it == j.end() ? nullptr : &*it;
-}
 
 void headline(const Json &j, Writer &w) {
   if (const Json *ts = field(j, "timestamp")) {
@@ -142,13 +156,9 @@ void headline(const Json &j, Writer &w) {
     w.styled(kBold, plain(*probe));
   else if (const Json *type = field(j, "type"))
     w.styled(kBold, "[" + plain(*type) + "]");
-  const Json *protocol = field(j, "protocol");
   if (const Json *laddr = field(j, "laddr")) {
     w.raw("  listen ");
-    if (protocol) {
-      w.text(plain(*protocol));
-      w.raw(" ");
-    }
+    w.optional(j, "protocol", "", " ");
     w.endpoint(*laddr, field(j, "port"));
     return;
   }
@@ -157,10 +167,7 @@ void headline(const Json &j, Writer &w) {
   if (!daddr && !saddr)
     return;
   w.raw("  ");
-  if (protocol) {
-    w.text(plain(*protocol));
-    w.raw(" ");
-  }
+  w.optional(j, "protocol", "", " ");
   if (saddr) {
     w.endpoint(*saddr, field(j, "sport"));
     w.raw(" ");
@@ -186,19 +193,9 @@ void who(const Json &j, Writer &w) {
     w.raw(" tid ");
     w.text(plain(*tid));
   }
-  if (const Json *comm = field(j, "comm")) {
-    w.raw(" (");
-    w.text(plain(*comm));
-    w.raw(")");
-  }
-  if (const Json *user = field(j, "username")) {
-    w.raw(" user ");
-    w.text(plain(*user));
-  }
-  if (const Json *uid = field(j, "uid")) {
-    w.raw(" uid ");
-    w.text(plain(*uid));
-  }
+  w.optional(j, "comm", " (", ")");
+  w.optional(j, "username", " user ");
+  w.optional(j, "uid", " uid ");
 }
 
 void destinations(const Json &j, Writer &w) {
@@ -212,10 +209,8 @@ void destinations(const Json &j, Writer &w) {
     if (const Json *a = field(d, "daddr"))
       w.endpoint(*a, field(d, "port"));
     for (const auto &[key, value] : d.items()) {
-      if (key == "daddr" || key == "port")
-        continue;
-      w.raw(" ");
-      w.text(key + "=" + plain(value));
+      if (key != "daddr" && key != "port")
+        w.pair(" ", key, value);
     }
   }
 }
@@ -238,10 +233,8 @@ void container(const Json &j, Writer &w) {
   if (const Json *labels = field(j, "container_labels");
       labels && labels->is_object() && !labels->empty()) {
     w.raw(" labels");
-    for (const auto &[key, value] : labels->items()) {
-      w.raw(" ");
-      w.text(key + "=" + plain(value));
-    }
+    for (const auto &[key, value] : labels->items())
+      w.pair(" ", key, value);
   }
 }
 
@@ -250,9 +243,8 @@ void other_fields(const Json &j, Writer &w) {
   for (const auto &[key, value] : j.items()) {
     if (shown(key))
       continue;
-    w.raw(first ? "\n    " : " ");
+    w.pair(first ? "\n    " : " ", key, value);
     first = false;
-    w.text(key + "=" + plain(value));
   }
   if (const Json *error = field(j, "error");
       error && !(error->is_string() && error->get<std::string>().empty())) {
@@ -279,21 +271,13 @@ void tree(const Json &j, Writer &w) {
     }
     const Json *pid = field(node, "pid");
     w.styled(kYellow, pid ? plain(*pid) : "?");
-    if (const Json *user = field(node, "username")) {
-      w.raw(" ");
-      w.text(plain(*user));
-    }
-    if (const Json *login = field(node, "loginname")) {
-      w.raw(" (login ");
-      w.text(plain(*login));
-      w.raw(")");
-    }
+    w.optional(node, "username", " ");
+    w.optional(node, "loginname", " (login ", ")");
     for (const auto &[key, value] : node.items()) {
       if (key == "pid" || key == "username" || key == "loginname" ||
           key == "cmdline")
         continue;
-      w.raw(" ");
-      w.text(key + "=" + plain(value));
+      w.pair(" ", key, value);
     }
     if (const Json *cmdline = field(node, "cmdline")) {
       w.raw("  ");
