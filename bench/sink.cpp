@@ -42,7 +42,7 @@ class Scanner {
 
   // Whole lines only (or the final partial one at end of input). Both
   // markers sit in a line's first kHead bytes (the tracer writes daddr and
-  // port before the process tree; see README "Output fields"), so only
+  // port before the process tree; see docs/fields.md), so only
   // those are searched; a marker further on would be missed and show as
   // events not written, never as events written that were not.
   void scan(const char *p, size_t n) {

@@ -221,7 +221,7 @@ ParseResult parse_options(int argc, const char *const *argv) {
       app.add_option("--health-check-period", health_check_period,
                      "Accepted for upstream's unit files and checked (whole "
                      "seconds, at least 1); no effect: one process, no "
-                     "watchdog (see the README)")
+                     "watchdog (see docs/flags.md)")
           ->type_name("SECONDS");
 
   try {

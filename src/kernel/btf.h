@@ -1,7 +1,7 @@
 // Kernel struct offsets from the running kernel's BTF
 // (/sys/kernel/btf/vmlinux), for the few fields a BPF program reads straight
 // from kernel memory. Never from the headers BCC compiles against: those
-// may be another kernel's (see README, "Kernels and backends").
+// may be another kernel's (see docs/backends.md).
 #pragma once
 
 #include <cstdint>

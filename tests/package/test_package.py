@@ -34,7 +34,10 @@ LOG = "/var/log/pidtree-bcc/events.jsonl"
 INSTALLED = ["/usr/sbin/pidtree-bcc", "/etc/pidtree-bcc/config.yml",
              "/etc/logrotate.d/pidtree-bcc", UNIT,
              "/usr/share/man/man8/pidtree-bcc.8",
-             "/usr/lib/pidtree-bcc/kernel-headers.sh"]
+             "/usr/lib/pidtree-bcc/kernel-headers.sh",
+             "/usr/share/doc/pidtree-bcc/README.md",
+             "/usr/share/doc/pidtree-bcc/docs/flags.md",
+             "/usr/share/doc/pidtree-bcc/docs/troubleshooting.md"]
 
 
 def run(argv, **kw):

@@ -656,7 +656,7 @@ def run_table(case, options, table):
 class TestFailedConnects(Case):
     """Which connects each backend reports: the kprobe backend those for
     which tcp_v4_connect()/tcp_v6_connect() returned 0; the tracepoint every
-    socket that reached SYN_SENT. See the README's backends table."""
+    socket that reached SYN_SENT. See docs/backends.md."""
 
     OPTIONS = ("default",)
 
