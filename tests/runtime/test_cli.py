@@ -97,6 +97,80 @@ class TestHelpAndVersion(unittest.TestCase):
             self.assertEqual(err, "")
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]*[a-z]|-[a-zA-Z])(?![\w-])")
+
+
+def help_flags(text):
+    """The flags --help lists: the first column of its option lines."""
+    flags = set()
+    for line in text.splitlines():
+        m = re.match(r"^\s+(-\S.*?)(\s{2,}|$)", line)
+        if m:
+            flags.update(FLAG.findall(m.group(1)))
+    return flags
+
+
+def man_flags(text):
+    """The flags the man page's OPTIONS section names in its .TP tags."""
+    section = text.split(".SH OPTIONS", 1)[1].split("\n.SH ", 1)[0]
+    lines = section.splitlines()
+    tags = [lines[i + 1] for i, line in enumerate(lines[:-1])
+            if line.strip() == ".TP"]
+    flags = set()
+    for tag in tags:
+        plain = re.sub(r"\\f[BIRP]", "", tag).replace("\\-", "-")
+        flags.update(FLAG.findall(plain))
+    return flags
+
+
+def docs_flags(text):
+    """The flags docs/flags.md's table names in its first column."""
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            flags.update(FLAG.findall(line.split(" | ", 1)[0]))
+    return flags
+
+
+class TestFlagListsAgree(unittest.TestCase):
+    """--help, the man page (packaging/pidtree-bcc.8) and docs/flags.md
+    name the same flags: adding one to the binary without the others, or
+    the other way round, fails here."""
+
+    def test_help_man_page_and_docs_name_the_same_flags(self):
+        rc, out, err = run(["--help"])
+        self.assertEqual(rc, 0, err)
+        in_help = help_flags(out.decode())
+        self.assertIn("--format", in_help)
+        self.assertIn("-c", in_help)
+        self.assertGreater(len(in_help), 20, sorted(in_help))
+        with open(os.path.join(REPO, "packaging", "pidtree-bcc.8")) as f:
+            in_man = man_flags(f.read())
+        with open(os.path.join(REPO, "docs", "flags.md")) as f:
+            in_docs = docs_flags(f.read())
+        self.assertEqual(sorted(in_help - in_man), [], "in --help, not in "
+                         "the man page")
+        self.assertEqual(sorted(in_man - in_help), [], "in the man page, not "
+                         "in --help")
+        self.assertEqual(sorted(in_help - in_docs), [], "in --help, not in "
+                         "docs/flags.md")
+        self.assertEqual(sorted(in_docs - in_help), [], "in docs/flags.md, "
+                         "not in --help")
+
+    def test_the_comparison_sees_a_missing_flag(self):
+        man = (".SH OPTIONS\n.TP\n.BI \\-c \" FILE\" \"\\fR, \\fP\\-\\-config"
+               " \" FILE\nText \\-\\-not\\-a\\-tag.\n.TP\n.B \\-\\-x\\-y\n"
+               ".SH SIGNALS\n.TP\n.B \\-\\-signal\n")
+        self.assertEqual(man_flags(man), {"-c", "--config", "--x-y"})
+        helptext = ("Options:\n  -h,--help   Print\n  --a-b N     "
+                    "see --c-d\n")
+        self.assertEqual(help_flags(helptext), {"-h", "--help", "--a-b"})
+        docs = "| `-w, --watch-config` | see `--other` |\n| x | y |\n"
+        self.assertEqual(docs_flags(docs), {"-w", "--watch-config"})
+
+
 class TestPrintProgram(unittest.TestCase):
     def program(self, *args):
         rc, out, err = run(["-p"] + list(args))
