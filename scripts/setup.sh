@@ -14,12 +14,14 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
   build-essential cmake pkg-config \
   libbpfcc-dev libbpf-dev nlohmann-json3-dev libcli11-dev libgtest-dev \
-  libyaml-cpp-dev \
+  libyaml-cpp-dev libcurl4-openssl-dev openssl \
   python3 iproute2 util-linux procps jq
 # The package test (tests/package) checks the unit file with systemd-analyze
 # and builds the .deb with CPack (dpkg-shlibdeps: dpkg-dev).
 apt-get install -y -q --no-install-recommends systemd dpkg-dev file \
   logrotate man-db
+# --format text is tested in a terminal as a person sees it: tmux.
+apt-get install -y -q --no-install-recommends tmux
 # The shipper test (tests/runtime/test_fleet.py) runs its own rsyslogd;
 # the package's own service is not started here (policy-rc.d, only while
 # installing, and only if the machine has none).

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Runtime tests of what a fleet runs the tracer with (issue 16): the
 stats line, upstream's --lost-event-telemetry and --health-check-period,
-and a real log shipper (rsyslog's imfile, forwarding over TCP to a
-receiver on loopback) reading the output file through a rotation.
+a real log shipper (rsyslog's imfile, forwarding over TCP to a
+receiver on loopback) reading the output file through a rotation, and
+--format text in a terminal (tmux) as a person sees it.
 
 usage: sudo python3 test_fleet.py PATH-TO-pidtree-bcc
 
@@ -11,6 +12,8 @@ test's own network namespace (harness.NetNs), refused at once.
 """
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -254,6 +257,182 @@ class TestShipper(unittest.TestCase):
             self.assertEqual(sum(1 for r in got if r["pid"] == pid), 500, pid)
         for raw in receiver.lines():
             self.assertIsInstance(json.loads(raw), dict)
+        self.assertEqual(t.stop(), 0)
+
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class TestTextInATerminal(unittest.TestCase):
+    """--format text as a person sees it: the tracer in a tmux pane (a
+    server of this test's own, -L), a connect made, the pane read back
+    with tmux capture-pane, then Ctrl-C typed into it."""
+
+    def setUp(self):
+        self.tmux = shutil.which("tmux")
+        self.assertIsNotNone(self.tmux, "tmux missing: scripts/setup.sh "
+                             "installs it")
+        self.socket = "pidtree-test-%d" % os.getpid()
+        self.dir = tempfile.mkdtemp(prefix="pidtree-tmux-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.addCleanup(self.tmux_run, "kill-server", check=False)
+
+    def tmux_run(self, *args, check=True):
+        p = subprocess.run([self.tmux, "-L", self.socket, "-f", "/dev/null"]
+                           + list(args), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        if check and p.returncode != 0:
+            self.fail("tmux %s: %s" % (" ".join(args), p.stderr.decode()))
+        return p.stdout.decode("utf-8", "replace")
+
+    def start_in_pane(self, name, env, port):
+        """The tracer in a new session's pane, its stderr to a file, the
+        shell writing its exit status afterwards and staying so the pane
+        can still be read. Returns (tracer pid, stderr path, status
+        path)."""
+        err = os.path.join(self.dir, name + ".err")
+        status = os.path.join(self.dir, name + ".status")
+        tracer = [BINARY, "--format", "text", "--include-ports", str(port)]
+        script = ("trap true INT; %s %s 2>%s; echo $? >%s; exec sleep 600" % (
+            " ".join(shlex.quote(e) for e in env),
+            " ".join(shlex.quote(a) for a in tracer), shlex.quote(err),
+            shlex.quote(status)))
+        self.tmux_run("new-session", "-d", "-s", name, "-x", "400", "-y",
+                      "60", "sh -c %s" % shlex.quote(script))
+        shell = int(self.tmux_run("list-panes", "-t", name, "-F",
+                                  "#{pane_pid}").split()[0])
+        deadline = time.monotonic() + harness.READY_TIMEOUT
+        pid = None
+        while time.monotonic() < deadline:
+            if pid is None:
+                children = subprocess.run(
+                    ["pgrep", "-P", str(shell)], stdout=subprocess.PIPE,
+                    text=True).stdout.split()
+                pid = int(children[0]) if children else None
+                if pid is not None:
+                    self.addCleanup(self.kill, pid)
+            if os.path.exists(err):
+                with open(err) as f:
+                    if "Ctrl-C to stop" in f.read():
+                        return pid, err, status
+            if os.path.exists(status):
+                break
+            time.sleep(0.1)
+        stderr = ""
+        if os.path.exists(err):
+            with open(err) as f:
+                stderr = f.read()
+        self.fail("the tracer in tmux did not start; stderr:\n" + stderr)
+
+    @staticmethod
+    def kill(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def capture(self, name, escapes=False):
+        args = ["capture-pane", "-p", "-J", "-t", name]
+        if escapes:
+            args.insert(1, "-e")
+        return self.tmux_run(*args)
+
+    def wait_pane(self, name, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pane = self.capture(name)
+            if text in pane:
+                return pane
+            time.sleep(0.2)
+        self.fail("%r not in the pane in %d s:\n%s" % (text, timeout,
+                                                         self.capture(name)))
+
+    def connect_and_read(self, name, env):
+        port = PORTS.next()
+        pid, err, status = self.start_in_pane(name, env, port)
+        h = Helper(NS, [(V4_REPORTED, port)])
+        self.addCleanup(h.release)
+        h.wait_result(60)
+        pane = self.wait_pane(name, "-> %s:%d" % (V4_REPORTED, port))
+        coloured = self.capture(name, escapes=True)
+        lines = pane.splitlines()
+        head = [i for i, line in enumerate(lines)
+                if "-> %s:%d" % (V4_REPORTED, port) in line]
+        self.assertEqual(len(head), 1, pane)
+        event = lines[head[0]:]
+        # The headline: time, probe, source -> destination.
+        self.assertRegex(event[0], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+Z"
+                         r"  tcp_connect  \S+:\d+ -> %s:%d$" % (
+                             re.escape(V4_REPORTED), port))
+        self.assertRegex(event[1], r"^    by pid %d (tid %d )?\(python3\) "
+                         r"user root uid 0$" % (h.pid, h.pid))
+        # The tree from pid 1 down: this test above the helper, each
+        # level indented further, the helper's command line last.
+        tree = [line for line in event[2:] if line.strip()]
+        self.assertRegex(tree[0], r"^    1 root  \S")
+        mine = [i for i, line in enumerate(tree)
+                if re.search(r"\u2514\u2500 %d root  " % os.getpid(), line)]
+        helper = [i for i, line in enumerate(tree)
+                  if re.search(r"\u2514\u2500 %d root  " % h.pid, line)]
+        self.assertEqual(len(mine), 1, pane)
+        self.assertEqual(len(helper), 1, pane)
+        self.assertLess(mine[0], helper[0], pane)
+        self.assertTrue(tree[helper[0]].endswith(h.cmdline()), pane)
+        indent = [len(line) - len(line.lstrip()) for line in tree[
+            :helper[0] + 1]]
+        self.assertEqual(indent, sorted(indent), pane)
+        self.assertFalse([line for line in lines
+                          if line.lstrip().startswith('{"')],
+                         "a JSON line in the text view:\n" + pane)
+        self.assertEqual(SGR.sub("", coloured).rstrip("\n"),
+                         pane.rstrip("\n"))
+        # Ctrl-C typed in the pane: the tracer stops cleanly.
+        self.tmux_run("send-keys", "-t", name, "C-c")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not os.path.exists(status):
+            time.sleep(0.1)
+        time.sleep(0.2)
+        with open(status) as f, open(err) as e:
+            self.assertEqual(f.read().strip(), "0", e.read())
+        return coloured, h
+
+    def test_a_connect_reads_as_a_headline_and_a_tree_in_colour(self):
+        coloured, h = self.connect_and_read(
+            "colour", ["env", "-u", "NO_COLOR", "TERM=screen"])
+        self.assertRegex(coloured, r"\x1b\[[0-9;]*1[0-9;]*mtcp_connect",
+                         "the probe is not bold")
+        # The event's own command line stands out (bold).
+        self.assertRegex(coloured, r"\x1b\[[0-9;]*1[0-9;]*m%s" %
+                         re.escape(h.cmdline()[:20]))
+
+    def test_no_colour_with_NO_COLOR(self):
+        coloured, _ = self.connect_and_read(
+            "nocolour", ["env", "NO_COLOR=1", "TERM=screen"])
+        self.assertIsNone(SGR.search(coloured), repr(coloured))
+
+    def test_no_colour_in_a_file(self):
+        """-f FILE from a terminal: the view, without escapes."""
+        port = PORTS.next()
+        out = os.path.join(self.dir, "view.txt")
+        t = Tracer(BINARY, ["--format", "text", "-f", out,
+                            "--include-ports", str(port)],
+                   stdout=subprocess.DEVNULL)
+        self.addCleanup(t.kill)
+        t.wait_ready()
+        h = Helper(NS, [(V4_REPORTED, port)])
+        self.addCleanup(h.release)
+        h.wait_result(60)
+        want = "-> %s:%d" % (V4_REPORTED, port)
+        deadline = time.monotonic() + 30
+        text = ""
+        while time.monotonic() < deadline and want not in text:
+            time.sleep(0.2)
+            with open(out, encoding="utf-8") as f:
+                text = f.read()
+        self.assertIn(want, text)
+        self.assertIn("by pid %d " % h.pid, text)
+        self.assertNotIn("\x1b", text)
         self.assertEqual(t.stop(), 0)
 
 
