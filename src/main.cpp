@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "config/config_reload.h"
 #include "config/options.h"
+#include "config/remote.h"
 #include "enrich/containers.h"
 #include "enrich/enricher.h"
 #include "kernel/bpf_program.h"
@@ -119,11 +120,18 @@ int main(int argc, char **argv) {
   KernelFeatures kernel;
 
   // The configuration file is input like the flags: refused with status 2.
+  // Remote includes are fetched here and again every interval.
+  SystemClock clock;
+  std::unique_ptr<Fetcher> fetcher =
+      make_curl_fetcher({std::chrono::seconds(opt.remote_include_timeout_s),
+                         4u << 20, opt.remote_include_ca});
+  RemoteIncludes remote(*fetcher, clock,
+                        std::chrono::seconds(opt.remote_include_interval_s));
   FileConfig file_config;
   const bool have_file = !opt.config_file.empty();
   if (have_file) {
     try {
-      file_config = load_config(opt.config_file);
+      file_config = load_config(opt.config_file, &remote);
     } catch (const std::exception &e) {
       return fail(e.what(), 2);
     }
@@ -190,7 +198,6 @@ int main(int argc, char **argv) {
   const TextView text_view(want_colour(out_fd));
   if (opt.format == OutputFormat::kText)
     sink.set_view(&text_view);
-  SystemClock clock;
   ProcFs procfs;
   PasswdUserDb users;
   ProcessTable table(opt.max_exited);
@@ -232,7 +239,7 @@ int main(int argc, char **argv) {
     return fail(err);
   enricher.use_maps(&bpf);
   ConfigReloader reloader(opt.config_file, opt.watch_config, *probes, sink,
-                          clock);
+                          clock, &remote);
   if (have_file)
     reloader.start(file_config);
   if (!(err = bpf.open_buffer(
@@ -252,6 +259,8 @@ int main(int argc, char **argv) {
   // one thread still (kernel/privileges.h says what is kept and why).
   if (!(err = drop_privileges(kept_capabilities(read_cap_last_cap()))).empty())
     return fail(err);
+  // The refetch thread starts after the drop (capabilities are per thread).
+  remote.use(file_config.urls);
   probes->start();
   std::fprintf(stderr, "pidtree-bcc: tracing %s; Ctrl-C to stop\n",
                probes->describe().c_str());

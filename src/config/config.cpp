@@ -2,9 +2,11 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,8 +32,9 @@ struct Sourced {
 
 class Loader {
  public:
-  Loader(FileConfig *out, const std::vector<SectionSpec> &specs)
-      : out_(out), specs_(specs) {}
+  Loader(FileConfig *out, const std::vector<SectionSpec> &specs,
+         RemoteFiles *remote)
+      : out_(out), specs_(specs), remote_(remote) {}
 
   Sourced load_file(const std::string &path, const Sourced *from);
   // Follows `!include` (also when the included file is itself one).
@@ -67,8 +70,12 @@ class Loader {
     return Sourced{node, parent.file, parent.chain};
   }
 
+  // A URL's text, or a ConfigError at `from`.
+  std::string fetch(const std::string &url, const Sourced *from);
+
   FileConfig *out_;
   const std::vector<SectionSpec> &specs_;
+  RemoteFiles *remote_;
 
   friend class pidtree::ConfigValue;
 };
@@ -99,24 +106,81 @@ void Loader::fail(const Sourced &at, const std::string &path,
                     (path.empty() ? "" : printable(path) + ": ") + message);
 }
 
-Sourced Loader::load_file(const std::string &path, const Sourced *from) {
-  if (path.find("://") != std::string::npos) {
-    std::string why =
-        "remote includes are not supported (this host may not "
-        "reach '" +
-        printable(path) + "'); copy the file locally";
+bool is_url(const std::string &path) {
+  return path.find("://") != std::string::npos;
+}
+
+bool is_http(const std::string &url) {
+  auto starts = [&](const char *scheme) {
+    size_t n = std::strlen(scheme);
+    return url.size() > n && strncasecmp(url.c_str(), scheme, n) == 0;
+  };
+  return starts("http://") || starts("https://");
+}
+
+// `path` as included from the URL `base`: a URL as it is, a relative path
+// beside the base's own path; "" for an absolute local path (a remote
+// file does not get to read this host's files).
+std::string url_beside(const std::string &base, const std::string &path) {
+  if (is_url(path))
+    return path;
+  if (path.empty() || path[0] == '/')
+    return "";
+  std::string dir = base.substr(0, base.find_first_of("?#"));
+  size_t host = dir.find("://") + 3;
+  size_t slash = dir.rfind('/');
+  if (slash == std::string::npos || slash < host)
+    dir += '/';
+  else
+    dir.erase(slash + 1);
+  return dir + path;
+}
+
+std::string Loader::fetch(const std::string &url, const Sourced *from) {
+  std::string why;
+  if (!from)
+    why =
+        "the configuration file itself must be local; !include the "
+        "remote one from it";
+  else if (!is_http(url))
+    why = "'" + printable(url) +
+          "': only http:// and https:// includes "
+          "are supported";
+  else if (!remote_)
+    why = "'" + printable(url) + "': remote includes are not read here";
+  std::string text;
+  if (why.empty() && !(why = remote_->get(url, &text)).empty())
+    why = "cannot fetch '" + printable(url) + "': " + why;
+  if (why.empty() && text.size() > kMaxConfigBytes)
+    why = "'" + printable(url) + "' is larger than " +
+          std::to_string(kMaxConfigBytes >> 20) + " MiB";
+  if (!why.empty()) {
     if (from)
       fail(*from, "!include", why);
-    throw ConfigError(printable(path) + ": " + why);
+    throw ConfigError(printable(url) + ": " + why);
   }
-  std::string full = path;
-  if (from && !path.empty() && path[0] != '/') {
+  return text;
+}
+
+Sourced Loader::load_file(const std::string &path, const Sourced *from) {
+  // Where `path` is: a URL (as given, or beside the including URL) or a
+  // file (beside the including file), and its name in the include chain.
+  std::string full = path, canonical;
+  if (from && is_url(*from->file)) {
+    full = url_beside(*from->file, path);
+    if (full.empty())
+      fail(*from, "!include",
+           "'" + printable(path) +
+               "': a remote file may include only URLs "
+               "and paths relative to its own URL");
+  } else if (from && !path.empty() && path[0] != '/' && !is_url(path)) {
     size_t slash = from->file->rfind('/');
     if (slash != std::string::npos)
       full = from->file->substr(0, slash + 1) + path;
   }
+  const bool remote = is_url(full);
   char real[PATH_MAX];
-  std::string canonical = realpath(full.c_str(), real) ? real : full;
+  canonical = remote || !realpath(full.c_str(), real) ? full : real;
   auto chain = std::make_shared<std::vector<std::string>>();
   if (from) {
     *chain = *from->chain;
@@ -128,31 +192,35 @@ Sourced Loader::load_file(const std::string &path, const Sourced *from) {
            "includes nested deeper than " + std::to_string(kMaxIncludeDepth));
   }
   chain->push_back(canonical);
-  auto file = std::make_shared<const std::string>(full);
-  YAML::Node node;
-  std::string text, why;
-  bool cut = false;
-  // A regular file only (read_file refuses a FIFO or device, which would
-  // block the loader or never end), of at most kMaxConfigBytes.
-  FileRead r = read_file(full, kMaxConfigBytes, &text, &cut, &why);
-  if (r == FileRead::kOk && cut)
-    why = "larger than " + std::to_string(kMaxConfigBytes >> 20) + " MiB";
-  if (r != FileRead::kOk || cut) {
-    why = "cannot read '" + printable(full) + "': " + why;
-    if (from)
-      fail(*from, "!include", why);
-    throw ConfigError(printable(full) + ": " + why);
+  std::string text;
+  if (remote) {
+    text = fetch(full, from);
+  } else {
+    std::string why;
+    bool cut = false;
+    // A regular file only (read_file refuses a FIFO or device, which
+    // would block the loader or never end), of at most kMaxConfigBytes.
+    FileRead r = read_file(full, kMaxConfigBytes, &text, &cut, &why);
+    if (r == FileRead::kOk && cut)
+      why = "larger than " + std::to_string(kMaxConfigBytes >> 20) + " MiB";
+    if (r != FileRead::kOk || cut) {
+      why = "cannot read '" + printable(full) + "': " + why;
+      if (from)
+        fail(*from, "!include", why);
+      throw ConfigError(printable(full) + ": " + why);
+    }
   }
+  YAML::Node node;
   try {
     node = YAML::Load(text);
   } catch (const YAML::Exception &e) {
-    throw ConfigError(position(full, e.mark) +
+    throw ConfigError(position(remote ? printable(full) : full, e.mark) +
                       ": invalid YAML: " + printable(e.msg));
   }
-  if (std::find(out_->files.begin(), out_->files.end(), full) ==
-      out_->files.end())
-    out_->files.push_back(full);
-  return Sourced{node, file, chain};
+  std::vector<std::string> &seen = remote ? out_->urls : out_->files;
+  if (std::find(seen.begin(), seen.end(), full) == seen.end())
+    seen.push_back(full);
+  return Sourced{node, std::make_shared<const std::string>(full), chain};
 }
 
 Sourced Loader::resolve(Sourced s) {
@@ -590,10 +658,15 @@ void Loader::document(const Sourced &root_in) {
 
 }  // namespace
 
+FileConfig load_config(const std::string &path, RemoteFiles *remote) {
+  return load_config(path, probe_sections(), remote);
+}
+
 FileConfig load_config(const std::string &path,
-                       const std::vector<SectionSpec> &specs) {
+                       const std::vector<SectionSpec> &specs,
+                       RemoteFiles *remote) {
   FileConfig out;
-  Loader loader(&out, specs);
+  Loader loader(&out, specs, remote);
   try {
     Sourced root = loader.load_file(path, nullptr);
     loader.document(root);

@@ -114,8 +114,11 @@ struct FileConfig {
   // Things accepted but not acted on (probes and plugins that do not exist
   // yet), one line each, for stderr.
   std::vector<std::string> notes;
-  // The file and everything it includes, to watch for changes.
+  // The file and every local file it includes, to watch for changes.
   std::vector<std::string> files;
+  // The http(s) URLs it includes (src/config/remote.h keeps and refetches
+  // them).
+  std::vector<std::string> urls;
 
   // The probe's section; an absent one (present == false) if not in the
   // file.
@@ -126,10 +129,21 @@ struct FileConfig {
 // the probe registry, src/probes/registry.cpp).
 const std::vector<SectionSpec> &probe_sections();
 
-// Reads and validates `path` (and its !include files). Throws ConfigError.
-FileConfig load_config(
-    const std::string &path,
-    const std::vector<SectionSpec> &specs = probe_sections());
+// Where `!include http://` and `https://` files come from
+// (RemoteIncludes, src/config/remote.h).
+class RemoteFiles {
+ public:
+  virtual ~RemoteFiles() = default;
+  // "" with the file's text, or why not.
+  virtual std::string get(const std::string &url, std::string *text) = 0;
+};
+
+// Reads and validates `path` (and its !include files; URLs through
+// `remote`, refused without one). Throws ConfigError.
+FileConfig load_config(const std::string &path,
+                       const std::vector<SectionSpec> &specs = probe_sections(),
+                       RemoteFiles *remote = nullptr);
+FileConfig load_config(const std::string &path, RemoteFiles *remote);
 
 // The command line's filters. They apply to tcp_connect only.
 struct CommandLineFilters {

@@ -1,6 +1,7 @@
 #include "config/config_reload.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace pidtree {
 
@@ -8,6 +9,9 @@ namespace {
 
 // Quiet time after the last change before the file is read.
 constexpr auto kSettle = std::chrono::milliseconds(150);
+// The trigger of a config_reload line that reports a failed refetch of a
+// remote include (no reload: the last good copy stays).
+constexpr const char *kRemoteFetch = "remote fetch";
 
 void print_notes(const FileConfig &config) {
   for (const auto &note : config.notes)
@@ -24,11 +28,28 @@ void ConfigReloader::start(const FileConfig &loaded) {
     std::fprintf(stderr, "pidtree-bcc: warning: %s\n", err.c_str());
 }
 
+void ConfigReloader::request() {
+  requested_ = true;
+  if (remote_)
+    remote_->refresh_soon();
+}
+
 void ConfigReloader::poll() {
   auto now = std::chrono::steady_clock::now();
   if (watch_ && watcher_.changed()) {
     change_pending_ = true;
     last_change_ = now;
+  }
+  bool remote_changed = false;
+  if (remote_) {
+    std::vector<std::string> failures;
+    remote_changed = remote_->poll(&failures);
+    for (const auto &why : failures)
+      report(false, kRemoteFetch, why, 0);
+    if (remote_changed && !watch_)
+      std::fprintf(stderr,
+                   "pidtree-bcc: note: a remote include changed; without "
+                   "--watch-config it is applied at the next SIGHUP\n");
   }
   if (requested_) {
     requested_ = false;
@@ -37,6 +58,8 @@ void ConfigReloader::poll() {
   } else if (change_pending_ && now - last_change_ >= kSettle) {
     change_pending_ = false;
     reload("file change");
+  } else if (remote_changed && watch_) {
+    reload("remote change");
   }
 }
 
@@ -44,7 +67,7 @@ void ConfigReloader::reload(const char *trigger) {
   std::string reason;
   size_t rules = 0;
   try {
-    FileConfig config = load_config(path_);
+    FileConfig config = load_config(path_, remote_);
     std::vector<std::string> notes;
     reason = target_.reconfigure(config, &rules, &notes);
     if (reason.empty()) {
@@ -53,13 +76,22 @@ void ConfigReloader::reload(const char *trigger) {
         std::fprintf(stderr, "pidtree-bcc: note: %s\n", note.c_str());
       if (watch_)
         watcher_.watch(config.files);  // includes may have changed
+      if (remote_)
+        remote_->use(config.urls);
     }
   } catch (const std::exception &e) {
     reason = e.what();
   }
-  bool applied = reason.empty();
+  report(reason.empty(), trigger, reason, rules);
+}
+
+void ConfigReloader::report(bool applied, const char *trigger,
+                            const std::string &reason, size_t rules) {
   ++(applied ? applied_ : refused_);
-  if (applied)
+  if (std::strcmp(trigger, kRemoteFetch) == 0)
+    std::fprintf(stderr, "pidtree-bcc: warning: remote include: %s\n",
+                 reason.c_str());
+  else if (applied)
     std::fprintf(stderr,
                  "pidtree-bcc: configuration reloaded (%s): %zu network "
                  "rules\n",

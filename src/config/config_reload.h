@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "config/config.h"
 #include "config/config_watch.h"
+#include "config/remote.h"
 #include "output/output.h"
 
 namespace pidtree {
@@ -29,20 +30,26 @@ class Reconfigurable {
 
 class ConfigReloader {
  public:
+  // remote: where the file's remote includes are kept (nullptr: none).
   ConfigReloader(std::string path, bool watch, Reconfigurable &target,
-                 OutputSink &sink, Clock &clock)
+                 OutputSink &sink, Clock &clock,
+                 RemoteIncludes *remote = nullptr)
       : path_(std::move(path)),
         watch_(watch),
         target_(target),
         sink_(sink),
-        clock_(clock) {}
+        clock_(clock),
+        remote_(remote) {}
 
   // Starts watching the files of the configuration loaded at start.
   void start(const FileConfig &loaded);
-  // Asks for a reload (SIGHUP); it happens in the next poll().
-  void request() { requested_ = true; }
-  // Reloads if asked to or if a watched file changed and then stayed
-  // unchanged for a moment (editors write in several steps).
+  // Asks for a reload (SIGHUP); it happens in the next poll(), with the
+  // remote includes' kept copies, and they are fetched again soon (a
+  // change found then reloads again, with -w).
+  void request();
+  // Reloads if asked to, if a watched file changed and then stayed
+  // unchanged for a moment (editors write in several steps), or, with -w,
+  // if a remote include changed. A failed refetch of one is reported.
   void poll();
 
   uint64_t applied() const { return applied_; }
@@ -50,12 +57,15 @@ class ConfigReloader {
 
  private:
   void reload(const char *trigger);
+  void report(bool applied, const char *trigger, const std::string &reason,
+              size_t rules);
 
   std::string path_;
   bool watch_;
   Reconfigurable &target_;
   OutputSink &sink_;
   Clock &clock_;
+  RemoteIncludes *remote_;
   ConfigWatcher watcher_;
   JsonFormatter formatter_;
   bool requested_ = false;

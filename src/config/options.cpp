@@ -224,6 +224,24 @@ ParseResult parse_options(int argc, const char *const *argv) {
                      "watchdog (see docs/flags.md)")
           ->type_name("SECONDS");
 
+  std::string remote_interval, remote_timeout;
+  auto *remote_interval_opt =
+      app.add_option("--remote-include-interval", remote_interval,
+                     "Seconds between fetches of each !include https:// "
+                     "(or http://) file, 1 to 604800 (default 3600, as "
+                     "upstream); a changed file is reloaded with -w")
+          ->type_name("SECONDS");
+  auto *remote_timeout_opt =
+      app.add_option("--remote-include-timeout", remote_timeout,
+                     "Seconds one fetch of a remote include may take, 1 to "
+                     "300 (default 10); beyond, it fails and the last good "
+                     "copy stays")
+          ->type_name("SECONDS");
+  app.add_option("--remote-include-ca", opt.remote_include_ca,
+                 "PEM file of the certificate authorities that https:// "
+                 "includes are checked against (default: the system's)")
+      ->type_name("FILE");
+
   try {
     app.parse(argc, argv);
     opt.ancestry = choose<AncestrySource>(
@@ -257,6 +275,16 @@ ParseResult parse_options(int argc, const char *const *argv) {
       opt.health_check_period_s = static_cast<uint64_t>(
           parse_whole("--health-check-period", health_check_period, 1,
                       INT32_MAX, "a number of seconds, at least 1"));
+    if (remote_interval_opt->count() > 0)
+      opt.remote_include_interval_s = static_cast<uint64_t>(
+          parse_whole("--remote-include-interval", remote_interval, 1, 604800,
+                      "1 to 604800 seconds"));
+    if (remote_timeout_opt->count() > 0)
+      opt.remote_include_timeout_s = static_cast<uint64_t>(
+          parse_whole("--remote-include-timeout", remote_timeout, 1, 300,
+                      "1 to 300 seconds"));
+    if (app.count("--remote-include-ca") > 0 && opt.remote_include_ca.empty())
+      throw InputError("invalid --remote-include-ca: empty path");
     opt.backend = choose<Backend>("--backend", backend,
                                   {{"auto", Backend::kAuto},
                                    {"kprobe", Backend::kKprobe},

@@ -54,6 +54,11 @@ struct Options {
   uint64_t stats_interval_s = 0;        // 0: no stats lines
   uint64_t lost_event_telemetry = 0;    // 0: no lost_event_telemetry lines
   uint64_t health_check_period_s = 60;  // upstream's; checked, no effect
+  // !include https:// (src/config/remote.h): fetched again this often, each
+  // fetch given this long, certificates checked against this bundle.
+  uint64_t remote_include_interval_s = 3600;
+  uint64_t remote_include_timeout_s = 10;
+  std::string remote_include_ca;  // "" for the system's
 };
 
 // What the caller should do after parsing.

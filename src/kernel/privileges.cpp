@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 namespace pidtree {
@@ -36,6 +37,17 @@ int read_cap_last_cap() {
 }
 
 std::string drop_privileges(const std::vector<int> &keep) {
+  // Capabilities are per thread: a thread started before the drop (a
+  // name lookup of libcurl's left behind by a timeout) would keep them.
+  std::error_code ec;
+  size_t threads = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/task", ec), end;
+       !ec && it != end; it.increment(ec))
+    ++threads;
+  if (threads > 1)
+    return std::to_string(threads) +
+           " threads are running where one is expected; capabilities would "
+           "be dropped from one of them only";
   int last = read_cap_last_cap();
   if (last < 0)
     last = 63;

@@ -8,9 +8,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import conf_server  # noqa: E402
 import harness  # noqa: E402
 
 BINARY = None  # set by harness.main from argv[1]
@@ -59,6 +62,10 @@ BAD_INPUTS = [
     (["--perf-pages", "131072"], "131072"),
     (["--perf-pages", "abc"], "abc"),
     (["--output-file", ""], "--output-file"),
+    (["--remote-include-interval", "0"], "--remote-include-interval"),
+    (["--remote-include-interval", "1h"], "--remote-include-interval"),
+    (["--remote-include-timeout", "301"], "--remote-include-timeout"),
+    (["--remote-include-ca", ""], "--remote-include-ca"),
     (["--bogus"], "--bogus"),
     (["--probes", "tcp_connect,bogus"], "unknown probe 'bogus'"),
     (["--probes", ""], "unknown probe ''"),
@@ -169,6 +176,103 @@ class TestFlagListsAgree(unittest.TestCase):
         self.assertEqual(help_flags(helptext), {"-h", "--help", "--a-b"})
         docs = "| `-w, --watch-config` | see `--other` |\n| x | y |\n"
         self.assertEqual(docs_flags(docs), {"-w", "--watch-config"})
+
+
+class TestRemoteIncludes(unittest.TestCase):
+    """!include http(s):// fetched at start (-p loads the file and needs
+    no root) from a server on loopback: what is accepted and each way a
+    fetch fails, one line and exit status 2."""
+
+    NETS = ("- subnet_name: docs\n  network: 198.51.100.0\n"
+            "  network_mask: 255.255.255.0\n")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="pidtree-remote-")
+        cls.cert = conf_server.make_certificate(cls.dir)
+        cls.http = conf_server.ConfServer()
+        cls.https = conf_server.ConfServer(cls.cert)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.http.close()
+        cls.https.close()
+        shutil.rmtree(cls.dir, True)
+
+    def main_file(self, url, key="filters"):
+        path = os.path.join(self.dir, "main.yml")
+        with open(path, "w") as f:
+            f.write("tcp_connect:\n  %s: !include %s\n" % (key, url))
+        return path
+
+    def load(self, url, *flags, key="filters"):
+        return run(["-c", self.main_file(url, key), "-p"] + list(flags))
+
+    def assert_refused(self, result, text):
+        rc, out, err = result
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(out, b"")
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertTrue(err.startswith(ERROR_PREFIX), err)
+        self.assertIn(text, err)
+
+    def test_http_and_https_with_its_authority(self):
+        self.http.set("/nets.yml", self.NETS)
+        rc, out, err = self.load(self.http.url("/nets.yml"))
+        self.assertEqual(rc, 0, err)
+        self.assertIn(b"BPF", out)
+        self.https.set("/nets.yml", self.NETS)
+        rc, out, err = self.load(self.https.url("/nets.yml"),
+                                 "--remote-include-ca", self.cert[0])
+        self.assertEqual(rc, 0, err)
+        # A remote file's relative include is beside its URL.
+        self.http.set("/fleet/ports.yml", "!include more/ports.yml\n")
+        self.http.set("/fleet/more/ports.yml", "[22, 8000-9000]\n")
+        rc, out, err = self.load(self.http.url("/fleet/ports.yml"),
+                                 key="excludeports")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.http.count("/fleet/more/ports.yml"), 1)
+
+    def test_an_unknown_authority_is_refused(self):
+        self.https.set("/nets.yml", self.NETS)
+        url = self.https.url("/nets.yml")
+        self.assert_refused(self.load(url),
+                            "main.yml:2:12: !include: cannot fetch '%s': "
+                            "SSL certificate problem" % url)
+
+    def test_https_is_not_redirected_to_http(self):
+        self.http.set("/plain.yml", self.NETS)
+        self.https.set("/moved.yml", "", status=302,
+                       location=self.http.url("/plain.yml"))
+        self.assert_refused(
+            self.load(self.https.url("/moved.yml"), "--remote-include-ca",
+                      self.cert[0]),
+            "cannot fetch '%s'" % self.https.url("/moved.yml"))
+        self.assertEqual(self.http.count("/plain.yml"), 0)
+
+    def test_a_status_a_timeout_a_size_and_bad_yaml(self):
+        url = self.http.url("/missing.yml")
+        self.assert_refused(self.load(url), "cannot fetch '%s': The "
+                            "requested URL returned error: 404" % url)
+        self.http.set("/slow.yml", self.NETS, delay=4)
+        start = time.monotonic()
+        self.assert_refused(
+            self.load(self.http.url("/slow.yml"), "--remote-include-timeout",
+                      "1"), "timed out")
+        self.assertLess(time.monotonic() - start, 3.5)
+        self.http.set("/huge.yml", "# " + "x" * (5 << 20) + "\n")
+        self.assert_refused(self.load(self.http.url("/huge.yml")),
+                            "larger than 4 MiB")
+        self.http.set("/bad.yml", "- subnet_name: a\n  network: 300.1.1.1"
+                      "\n")
+        self.assert_refused(self.load(self.http.url("/bad.yml")),
+                            "%s:2:12: tcp_connect.filters[0]: network_mask is missing"
+                            % self.http.url("/bad.yml"))
+        self.http.set("/local.yml", "!include /etc/passwd\n")
+        self.assert_refused(self.load(self.http.url("/local.yml")),
+                            "a remote file may include only URLs")
+        self.assert_refused(self.load("ftp://127.0.0.1/x.yml"),
+                            "only http:// and https:// includes")
 
 
 class TestPrintProgram(unittest.TestCase):

@@ -2,11 +2,13 @@
 """Runtime tests of the configuration file and its reload (root, real
 kernel): connects filtered as the file says, a reload under a steady stream
 of connects switching the rules with nothing lost or misfiltered, and an
-invalid reload that keeps the running rules.
+invalid reload that keeps the running rules, and remote includes
+(!include http://) changing and failing on a server on loopback.
 
 usage: test_config.py PATH-TO-pidtree-bcc [unittest args]
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import conf_server  # noqa: E402
 import harness  # noqa: E402
 from harness import V4_REPORTED, V4_SECOND, V6_REPORTED, Tracer  # noqa: E402
 
@@ -247,6 +250,86 @@ class Reload(unittest.TestCase):
                           "excludeports, plugins or container_labels)"
                           % cfg.path])
 
+
+
+class RemoteIncludes(unittest.TestCase):
+    """!include http:// from a server on loopback (conf_server): with -w a
+    changed remote file is applied in place, a failed refetch keeps the
+    last good copy and says so, and SIGHUP fetches again at once."""
+
+    def test_a_changed_remote_file_reloads_and_a_failed_fetch_keeps_it(self):
+        server = conf_server.ConfServer()
+        self.addCleanup(server.close)
+        first, second = next_port(), next_port()
+        server.set("/ports.yml", "[%d]\n" % first)
+        cfg = ConfigFile(self)
+        cfg.write("tcp_connect:\n  excludeports: !include %s\n"
+                  % server.url("/ports.yml"))
+        tracer = Tracer(BINARY, ["-c", cfg.path, "-w",
+                                 "--remote-include-interval", "1"])
+        self.addCleanup(tracer.kill)
+        tracer.wait_ready()
+        connect_all([(V4_REPORTED, first), (V4_REPORTED, second)])
+        evs = tracer.wait_events(lambda r: r["port"] in (first, second), 1)
+        self.assertEqual([e["port"] for e in evs], [second])
+        # The remote file changes: applied within about the interval.
+        server.set("/ports.yml", "[%d]\n" % second)
+        [line] = wait_reload(tracer, 1, timeout=10)
+        self.assertEqual(line["status"], "applied", line)
+        self.assertEqual(line["trigger"], "remote change")
+        connect_all([(V4_REPORTED, first), (V4_REPORTED, second)])
+        evs = tracer.wait_events(lambda r: r["port"] in (first, second), 2)
+        time.sleep(0.5)
+        self.assertEqual(
+            [e["port"] for e in tracer.events(
+                lambda r: r["port"] in (first, second))], [second, first])
+        # The server fails: the copy stays, and each failed fetch says so.
+        server.set("/ports.yml", "oops\n", status=500)
+        lines = wait_reload(tracer, 2, timeout=10)
+        self.assertEqual(lines[1]["status"], "refused", lines[1])
+        self.assertEqual(lines[1]["trigger"], "remote fetch")
+        self.assertRegex(lines[1]["reason"], r"^cannot fetch '%s': The "
+                         r"requested URL returned error: 500; the copy "
+                         r"fetched at \S+Z stays$"
+                         % re.escape(server.url("/ports.yml")))
+        self.assertTrue(any("warning: remote include: cannot fetch" in l
+                            for l in tracer.stderr_lines))
+        third = next_port()
+        before = len(tracer.events(lambda r: r["port"] == second))
+        connect_all([(V4_REPORTED, second), (V4_REPORTED, third)])
+        tracer.wait_events(lambda r: r["port"] == third, 1)
+        time.sleep(0.5)
+        self.assertEqual(len(tracer.events(lambda r: r["port"] == second)),
+                         before, "the last good copy is not in force")
+        # Healed, with a long interval: SIGHUP fetches it again soon.
+        tracer.stop()
+        server.set("/ports.yml", "[%d]\n" % first)
+        slow = Tracer(BINARY, ["-c", cfg.path, "-w",
+                               "--remote-include-interval", "3600"])
+        self.addCleanup(slow.kill)
+        slow.wait_ready()
+        fetched = server.count("/ports.yml")
+        server.set("/ports.yml", "[%d]\n" % third)
+        slow.send(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while (time.monotonic() < deadline and
+               server.count("/ports.yml") == fetched):
+            time.sleep(0.05)
+        self.assertEqual(server.count("/ports.yml"), fetched + 1)
+        time.sleep(1)  # the loop applies what the fetch found
+        lines = reload_lines(slow)
+        # The SIGHUP reload, then the change the fetch found (or one
+        # reload, when the fetch was back before the loop looked).
+        self.assertEqual(lines[0]["trigger"], "SIGHUP")
+        self.assertTrue(all(l["status"] == "applied" for l in lines), lines)
+        self.assertIn([l["trigger"] for l in lines],
+                      (["SIGHUP"], ["SIGHUP", "remote change"]))
+        connect_all([(V4_REPORTED, first), (V4_REPORTED, third)])
+        evs = slow.wait_events(lambda r: r["port"] in (first, third), 1)
+        time.sleep(0.5)
+        self.assertEqual([e["port"] for e in slow.events(
+            lambda r: r["port"] in (first, third))], [first])
+        self.assertEqual(slow.stop(), 0)
 
 if __name__ == "__main__":
     harness.main(globals(), needs_root=True)

@@ -244,7 +244,8 @@ TEST(Config, IncludeLoopsMissingFilesAndRemoteUrlsAreRefused) {
             std::string::npos);
   std::string remote = error_of(
       "tcp_connect:\n  filters: !include https://example.invalid/n.yaml\n");
-  EXPECT_NE(remote.find("F:2:12: !include: remote includes are not supported"),
+  EXPECT_NE(remote.find("F:2:12: !include: 'https://example.invalid/n.yaml': "
+                        "remote includes are not read here"),
             std::string::npos)
       << remote;
 }
