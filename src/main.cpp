@@ -30,6 +30,7 @@
 #include "output/output.h"
 #include "output/text.h"
 #include "pipeline/event_loop.h"
+#include "pipeline/supervisor.h"
 #include "pipeline/tracer.h"
 #include "probes/probe_set.h"
 #include "probes/registry.h"
@@ -117,6 +118,13 @@ int main(int argc, char **argv) {
     return parsed.exit_code;
   }
   Options &opt = parsed.options;
+  // With -w, a supervisor keeps what a restart needs (pipeline/
+  // supervisor.h) and runs the tracer below as its child.
+  if (opt.watch_config && !opt.print_and_quit) {
+    int status = supervise(argv);
+    if (status >= 0)
+      return status;
+  }
   KernelFeatures kernel;
 
   // The configuration file is input like the flags: refused with status 2.
@@ -240,6 +248,7 @@ int main(int argc, char **argv) {
   enricher.use_maps(&bpf);
   ConfigReloader reloader(opt.config_file, opt.watch_config, *probes, sink,
                           clock, &remote);
+  reloader.allow_restart(supervised());
   if (have_file)
     reloader.start(file_config);
   if (!(err = bpf.open_buffer(
@@ -286,5 +295,5 @@ int main(int argc, char **argv) {
     end.error = finish_event_loop(loop, end);
   if (!end.error.empty())
     return fail(end.error);
-  return 0;
+  return end.restart ? kRestartStatus : 0;
 }

@@ -35,6 +35,8 @@ void ConfigReloader::request() {
 }
 
 void ConfigReloader::poll() {
+  if (restart_requested_)
+    return;  // the loop ends; the new tracer reads the file
   auto now = std::chrono::steady_clock::now();
   if (watch_ && watcher_.changed()) {
     change_pending_ = true;
@@ -45,7 +47,7 @@ void ConfigReloader::poll() {
     std::vector<std::string> failures;
     remote_changed = remote_->poll(&failures);
     for (const auto &why : failures)
-      report(false, kRemoteFetch, why, 0);
+      report("refused", kRemoteFetch, why, 0);
     if (remote_changed && !watch_)
       std::fprintf(stderr,
                    "pidtree-bcc: note: a remote include changed; without "
@@ -68,6 +70,15 @@ void ConfigReloader::reload(const char *trigger) {
   size_t rules = 0;
   try {
     FileConfig config = load_config(path_, remote_);
+    std::vector<std::string> restart = target_.restart_reasons(config);
+    if (restart_allowed_ && !restart.empty()) {
+      std::string why;
+      for (const auto &r : restart)
+        why += (why.empty() ? "" : "; ") + r;
+      report("restart", trigger, why, 0);
+      restart_requested_ = true;
+      return;
+    }
     std::vector<std::string> notes;
     reason = target_.reconfigure(config, &rules, &notes);
     if (reason.empty()) {
@@ -82,13 +93,21 @@ void ConfigReloader::reload(const char *trigger) {
   } catch (const std::exception &e) {
     reason = e.what();
   }
-  report(reason.empty(), trigger, reason, rules);
+  report(reason.empty() ? "applied" : "refused", trigger, reason, rules);
 }
 
-void ConfigReloader::report(bool applied, const char *trigger,
+void ConfigReloader::report(const char *status, const char *trigger,
                             const std::string &reason, size_t rules) {
-  ++(applied ? applied_ : refused_);
-  if (std::strcmp(trigger, kRemoteFetch) == 0)
+  const bool applied = std::strcmp(status, "applied") == 0;
+  const bool restart = std::strcmp(status, "restart") == 0;
+  if (!restart)
+    ++(applied ? applied_ : refused_);
+  if (restart)
+    std::fprintf(stderr,
+                 "pidtree-bcc: configuration changed (%s) in a way the "
+                 "running programs cannot take in place (%s): restarting\n",
+                 trigger, reason.c_str());
+  else if (std::strcmp(trigger, kRemoteFetch) == 0)
     std::fprintf(stderr, "pidtree-bcc: warning: remote include: %s\n",
                  reason.c_str());
   else if (applied)
@@ -102,7 +121,7 @@ void ConfigReloader::report(bool applied, const char *trigger,
                  "running rules stay: %s\n",
                  trigger, reason.c_str());
   sink_.add_line(
-      formatter_.config_reload(applied, trigger, path_, reason, rules,
+      formatter_.config_reload(status, trigger, path_, reason, rules,
                                format_rfc3339_utc(clock_.realtime_ns())));
 }
 

@@ -26,6 +26,13 @@ class Reconfigurable {
   // needs a restart) or why the file is refused; then nothing changed.
   virtual std::string reconfigure(const FileConfig &file, size_t *rules,
                                   std::vector<std::string> *notes) = 0;
+  // What in `file` the running programs cannot take in place (each a
+  // phrase, e.g. "net_listen.protocols changed"); empty when none.
+  virtual std::vector<std::string> restart_reasons(
+      const FileConfig &file) const {
+    (void)file;
+    return {};
+  }
 };
 
 class ConfigReloader {
@@ -52,13 +59,18 @@ class ConfigReloader {
   // if a remote include changed. A failed refetch of one is reported.
   void poll();
 
+  // Under a supervisor (pipeline/supervisor.h): a change that needs a
+  // restart ends the event loop (restart_requested) instead of waiting.
+  void allow_restart(bool allow) { restart_allowed_ = allow; }
+  bool restart_requested() const { return restart_requested_; }
+
   uint64_t applied() const { return applied_; }
   uint64_t refused() const { return refused_; }
 
  private:
   void reload(const char *trigger);
-  void report(bool applied, const char *trigger, const std::string &reason,
-              size_t rules);
+  void report(const char *status, const char *trigger,
+              const std::string &reason, size_t rules);
 
   std::string path_;
   bool watch_;
@@ -69,6 +81,8 @@ class ConfigReloader {
   ConfigWatcher watcher_;
   JsonFormatter formatter_;
   bool requested_ = false;
+  bool restart_allowed_ = false;
+  bool restart_requested_ = false;
   bool change_pending_ = false;
   uint64_t applied_ = 0;
   uint64_t refused_ = 0;

@@ -34,18 +34,17 @@ std::string JsonFormatter::counter(const char *type, uint64_t count,
                         {"total", total}});
 }
 
-std::string JsonFormatter::config_reload(bool applied,
+std::string JsonFormatter::config_reload(const char *status,
                                          const std::string &trigger,
                                          const std::string &file,
                                          const std::string &reason,
                                          size_t rules,
                                          const std::string &timestamp) const {
-  Json j{{"type", "config_reload"},
-         {"timestamp", timestamp},
-         {"status", applied ? "applied" : "refused"},
-         {"trigger", trigger},
-         {"file", file}};
-  if (applied)
+  Json j{
+      {"type", "config_reload"}, {"timestamp", timestamp}, {"status", status}};
+  j["trigger"] = trigger;
+  j["file"] = file;
+  if (std::strcmp(status, "applied") == 0)
     j["rules"] = rules;
   else
     j["reason"] = reason;

@@ -23,8 +23,9 @@ class JsonFormatter {
   // udp_sessions_untracked, flood_untracked).
   std::string counter(const char *type, uint64_t count, uint64_t total,
                       const std::string &timestamp) const;
-  // {"type":"config_reload","status":"applied"|"refused",...}
-  std::string config_reload(bool applied, const std::string &trigger,
+  // {"type":"config_reload","status":"applied"|"refused"|"restart",...}:
+  // "rules" when applied, else "reason".
+  std::string config_reload(const char *status, const std::string &trigger,
                             const std::string &file, const std::string &reason,
                             size_t rules, const std::string &timestamp) const;
 };

@@ -111,7 +111,10 @@ LoopEnd run_event_loop(const LoopParts &parts,
   auto last_reader_check = last_resync;
   std::vector<Event> made;
   std::vector<std::string> notes;
-  while (!exiting && output_ok) {
+  auto restart = [&parts] {
+    return parts.reloader && parts.reloader->restart_requested();
+  };
+  while (!exiting && output_ok && !restart()) {
     tracer.begin_batch();
     // Held events wait for the next watermark: come back soon for them.
     int rc = parts.kernel.poll(tracer.held() ? kHeldPollMs : kIdlePollMs);
@@ -156,7 +159,8 @@ LoopEnd run_event_loop(const LoopParts &parts,
       last_resync = now;
     }
   }
-  return LoopEnd{output_ok, output_ok ? "" : output_error(parts.sink)};
+  return LoopEnd{output_ok, output_ok ? "" : output_error(parts.sink),
+                 restart()};
 }
 
 std::string finish_event_loop(const LoopParts &parts, const LoopEnd &end) {

@@ -45,9 +45,11 @@ struct LoopParts {
 struct LoopEnd {
   bool output_open = true;  // false: the output failed or its reader left
   std::string error;        // "" or one line (a reader leaving is none)
+  bool restart = false;     // the configuration asked for a restart
 };
 
-// Runs until `exiting` is set or the output is gone.
+// Runs until `exiting` is set, the output is gone, or a reload asks for a
+// restart.
 LoopEnd run_event_loop(const LoopParts &parts,
                        const volatile sig_atomic_t &exiting,
                        volatile sig_atomic_t &reload);

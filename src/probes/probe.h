@@ -56,6 +56,14 @@ class Probe {
   virtual std::string validate(const FileConfig &file) const = 0;
   virtual void reconfigure(const FileConfig &file,
                            std::vector<std::string> *notes) = 0;
+  // What of the new section only a restart applies (hooks attached or
+  // threads started at start), each a phrase; the same list reconfigure()
+  // notes.
+  virtual std::vector<std::string> restart_reasons(
+      const FileConfig &file) const {
+    (void)file;
+    return {};
+  }
 
   // The destination part of a summary line of its events from a process
   // over its flood budget (probes/flood_watch.h): by default

@@ -89,6 +89,23 @@ std::string ProbeSet::write_all() {
   return "";
 }
 
+std::vector<std::string> ProbeSet::restart_reasons(
+    const FileConfig &file) const {
+  std::vector<std::string> out;
+  for (const auto &p : probes_)
+    if (!file.section(p->name()).present)
+      out.push_back(std::string("the file no longer has a ") + p->name() +
+                    " section");
+  for (const auto &[name, section] : file.sections)
+    if (section.present && !has(name))
+      out.push_back("the file adds a " + name + " section");
+  for (const auto &p : probes_)
+    if (file.section(p->name()).present)
+      for (auto &why : p->restart_reasons(file))
+        out.push_back(std::move(why));
+  return out;
+}
+
 std::string ProbeSet::reconfigure(const FileConfig &file, size_t *rules,
                                   std::vector<std::string> *notes) {
   // The same probes, or nothing changes: adding or removing one means
@@ -96,11 +113,13 @@ std::string ProbeSet::reconfigure(const FileConfig &file, size_t *rules,
   for (const auto &p : probes_)
     if (!file.section(p->name()).present)
       return std::string("the file no longer has a ") + p->name() +
-             " section; the set of probes changes only at a restart";
+             " section; the set of probes changes only at a restart (with "
+             "-w, pidtree-bcc restarts itself)";
   for (const auto &[name, section] : file.sections)
     if (section.present && !has(name))
       return "the file adds a " + name +
-             " section; the set of probes changes only at a restart";
+             " section; the set of probes changes only at a restart (with "
+             "-w, pidtree-bcc restarts itself)";
   for (const auto &p : probes_) {
     std::string why = p->validate(file);
     if (!why.empty())

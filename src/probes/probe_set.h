@@ -48,6 +48,9 @@ class ProbeSet : public Reconfigurable {
   // any refuses or the set of probes differs, none does.
   std::string reconfigure(const FileConfig &file, size_t *rules,
                           std::vector<std::string> *notes) override;
+  // A probe section added or removed, and each probe's own reasons.
+  std::vector<std::string> restart_reasons(
+      const FileConfig &file) const override;
 
   // The probes that are also steps of the pipeline (pipeline/stage.h),
   // and the flood watch.

@@ -331,5 +331,107 @@ class RemoteIncludes(unittest.TestCase):
             lambda r: r["port"] in (first, third))], [first])
         self.assertEqual(slow.stop(), 0)
 
+
+def child_of(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], stdout=subprocess.PIPE,
+                         text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def ready_count(tracer):
+    with tracer.cond:
+        return sum(1 for l in tracer.stderr_lines if l.endswith(
+            "; Ctrl-C to stop"))
+
+
+def wait_ready_count(tracer, n, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready_count(tracer) >= n:
+            return
+        if tracer.proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError("tracer not ready %d times%s" % (n,
+                                                          tracer.describe()))
+
+
+class RestartOnChange(unittest.TestCase):
+    """With -w a supervisor runs the tracer (pipeline/supervisor.h): a
+    change the running programs cannot take in place starts it again with
+    the new file, at most 5 times in 10 minutes, and the tracer dies with
+    its supervisor."""
+
+    def start(self, cfg, text):
+        cfg.write(text)
+        t = Tracer(BINARY, ["-c", cfg.path, "-w"])
+        self.addCleanup(t.kill)
+        t.wait_ready()
+        [child] = child_of(t.pid)
+        return t, child
+
+    def test_a_new_protocol_restarts_the_tracer_with_it(self):
+        cfg = ConfigFile(self)
+        t, child = self.start(cfg, "net_listen:\n  protocols: [tcp]\n")
+        self.assertEqual(harness.proc_cmdline(child),
+                         harness.proc_cmdline(t.pid))
+        cfg.write("net_listen:\n  protocols: [tcp, udp]\n")
+        [line] = wait_reload(t, 1)
+        self.assertEqual(line["status"], "restart", line)
+        self.assertEqual(line["trigger"], "file change")
+        self.assertIn("net_listen.protocols changed", line["reason"])
+        wait_ready_count(t, 2)
+        [again] = child_of(t.pid)
+        self.assertNotEqual(again, child)
+        self.assertFalse(os.path.exists("/proc/%d" % child))
+        # The new tracer has the UDP hooks: a UDP bind is reported.
+        port = next_port()
+        h = harness.ListenHelper(NS, ["udp,0.0.0.0,%d" % port])
+        self.addCleanup(h.release)
+        h.wait_result()
+        t.wait_events(lambda r: r["port"] == port and
+                      r.get("protocol") == "udp", 1, 15, probe="net_listen")
+        # Filters still change in place: no restart.
+        cfg.write("net_listen:\n  protocols: [tcp, udp]\n"
+                  "  excludeports: [1]\n")
+        lines = wait_reload(t, 2)
+        self.assertEqual(lines[1]["status"], "applied", lines[1])
+        self.assertEqual(child_of(t.pid), [again])
+        self.assertEqual(t.stop(), 0, t.describe())
+        self.assertEqual(t.bad_lines, [])
+
+    def test_restarts_are_bounded(self):
+        cfg = ConfigFile(self)
+        t, _ = self.start(cfg, "net_listen:\n  snapshot_periodicity: 0\n")
+        for n in range(1, 7):
+            cfg.write("net_listen:\n  snapshot_periodicity: %d\n" % n)
+            if n <= 5:
+                wait_ready_count(t, n + 1)
+        self.assertEqual(t.wait_exit(30), 1)
+        self.assertTrue(any("more than 5 restarts in 600 s" in l
+                            for l in t.stderr_lines), t.describe())
+        self.assertEqual(len([l for l in reload_lines(t)
+                              if l["status"] == "restart"]), 6)
+
+    def test_the_tracer_dies_with_its_supervisor(self):
+        cfg = ConfigFile(self)
+        t, child = self.start(cfg, "tcp_connect: {}\nnet_listen: {}\n")
+        progs, _ = harness.fd_bpf_ids(child)
+        self.assertTrue(progs & harness.cgroup_prog_ids())
+        t.send(signal.SIGKILL)
+        t.wait_exit(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.path.exists(
+                "/proc/%d" % child):
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists("/proc/%d" % child))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (
+                progs & harness.cgroup_prog_ids() or
+                progs & harness.prog_ids("tracepoint")):
+            time.sleep(0.05)
+        self.assertFalse(progs & harness.cgroup_prog_ids())
+        self.assertFalse(progs & harness.prog_ids("tracepoint"))
+
 if __name__ == "__main__":
     harness.main(globals(), needs_root=True)

@@ -201,24 +201,30 @@ std::string NetListenProbe::validate(const FileConfig &file) const {
   return why.empty() ? "" : std::string(name()) + ": " + why;
 }
 
+std::vector<std::string> NetListenProbe::restart_reasons(
+    const FileConfig &file) const {
+  const NetListenSettings &next = settings_of(file.section(name()));
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> out;
+  if (next.tcp != settings_.tcp || next.udp != settings_.udp)
+    out.push_back(
+        "net_listen.protocols changed (its hooks are attached at start)");
+  if (next.snapshot_period_ms != settings_.snapshot_period_ms)
+    out.push_back("net_listen.snapshot_periodicity changed");
+  if (next.exclude_random_bind && !marks_random_binds_)
+    out.push_back(
+        "net_listen.exclude_random_bind turned on (the hooks that see a "
+        "bind's asked-for port are attached only when it is on at start)");
+  return out;
+}
+
 void NetListenProbe::reconfigure(const FileConfig &file,
                                  std::vector<std::string> *notes) {
+  for (const auto &why : restart_reasons(file))
+    notes->push_back(why + ": restart pidtree-bcc to apply it");
   const ProbeConfig &section = file.section(name());
   const NetListenSettings &next = settings_of(section);
   std::lock_guard<std::mutex> lock(mutex_);
-  if (next.tcp != settings_.tcp || next.udp != settings_.udp)
-    notes->push_back(
-        "net_listen.protocols changed: its hooks are attached at start; "
-        "restart pidtree-bcc to apply it");
-  if (next.snapshot_period_ms != settings_.snapshot_period_ms)
-    notes->push_back(
-        "net_listen.snapshot_periodicity changed: restart pidtree-bcc to "
-        "apply it");
-  if (next.exclude_random_bind && !marks_random_binds_)
-    notes->push_back(
-        "net_listen.exclude_random_bind turned on: the hooks that see a "
-        "bind's asked-for port are attached only when it is on at start; "
-        "restart pidtree-bcc to apply it");
   settings_.same_namespace_only = next.same_namespace_only;
   settings_.exclude_random_bind =
       next.exclude_random_bind && marks_random_binds_;

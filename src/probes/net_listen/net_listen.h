@@ -42,6 +42,8 @@ class NetListenProbe : public Probe {
   void build(ProgramBuilder *program) const override;
   pidtree_probe_settings settings() const override;
   std::string validate(const FileConfig &file) const override;
+  std::vector<std::string> restart_reasons(
+      const FileConfig &file) const override;
   void reconfigure(const FileConfig &file,
                    std::vector<std::string> *notes) override;
   // ,"family","laddr","port","protocol","netns", as its lines.

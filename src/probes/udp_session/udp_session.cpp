@@ -1,6 +1,5 @@
 #include "probes/udp_session/udp_session.h"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -147,14 +146,19 @@ std::string UdpSessionProbe::validate(const FileConfig &file) const {
   return why.empty() ? "" : std::string(name()) + ": " + why;
 }
 
+std::vector<std::string> UdpSessionProbe::restart_reasons(
+    const FileConfig &file) const {
+  if (settings_of(file.section(name())).max_duration_ns ==
+      settings_.max_duration_ns)
+    return {};
+  return {"udp_session.session_max_duration changed"};
+}
+
 void UdpSessionProbe::reconfigure(const FileConfig &file,
                                   std::vector<std::string> *notes) {
-  const ProbeConfig &section = file.section(name());
-  if (settings_of(section).max_duration_ns != settings_.max_duration_ns)
-    notes->push_back(
-        "udp_session.session_max_duration changed: restart pidtree-bcc to "
-        "apply it");
-  filters_ = section_filters(section);
+  for (const auto &why : restart_reasons(file))
+    notes->push_back(why + ": restart pidtree-bcc to apply it");
+  filters_ = section_filters(file.section(name()));
 }
 
 void UdpSessionProbe::scan(MapAccess &maps, uint64_t now_ns,

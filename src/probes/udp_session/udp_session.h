@@ -37,6 +37,8 @@ class UdpSessionProbe : public Probe, public EventStage {
   std::string blind_spot(const ProgramShape &shape) const override;
   void build(ProgramBuilder *program) const override;
   std::string validate(const FileConfig &file) const override;
+  std::vector<std::string> restart_reasons(
+      const FileConfig &file) const override;
   void reconfigure(const FileConfig &file,
                    std::vector<std::string> *notes) override;
   void use_maps(MapAccess &maps) override { maps_ = &maps; }
