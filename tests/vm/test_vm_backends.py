@@ -1470,10 +1470,12 @@ class TestUdpSessionAsUpstream(UdpCase):
             ev, = self.of_socket(tracer, h.pid, v6["sport"])
             self.assert_session(ev, tracer, result, error="")
             self.assertEqual(dest_counts([ev]), {(V6_REPORTED, port): 2})
-            # 127.0.0.0/8 is in upstream's filters.
+            # 127.0.0.0/8 is in upstream's filters. (The helper's pid as
+            # well as the port: another test's socket may have had the
+            # same ephemeral port.)
             self.assertEqual(tracer.events(
-                lambda r: r["sport"] == loopback["sport"],
-                probe="udp_session"), [])
+                lambda r: r["pid"] == h.pid and
+                r["sport"] == loopback["sport"], probe="udp_session"), [])
         self.on_each("udp-upstream", check)
 
 
