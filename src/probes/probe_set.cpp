@@ -89,7 +89,7 @@ std::string ProbeSet::write_all() {
   return "";
 }
 
-std::vector<std::string> ProbeSet::restart_reasons(
+std::vector<std::string> ProbeSet::sections_changed(
     const FileConfig &file) const {
   std::vector<std::string> out;
   for (const auto &p : probes_)
@@ -99,6 +99,12 @@ std::vector<std::string> ProbeSet::restart_reasons(
   for (const auto &[name, section] : file.sections)
     if (section.present && !has(name))
       out.push_back("the file adds a " + name + " section");
+  return out;
+}
+
+std::vector<std::string> ProbeSet::restart_reasons(
+    const FileConfig &file) const {
+  std::vector<std::string> out = sections_changed(file);
   for (const auto &p : probes_)
     if (file.section(p->name()).present)
       for (auto &why : p->restart_reasons(file))
@@ -110,16 +116,11 @@ std::string ProbeSet::reconfigure(const FileConfig &file, size_t *rules,
                                   std::vector<std::string> *notes) {
   // The same probes, or nothing changes: adding or removing one means
   // compiling and attaching another program.
-  for (const auto &p : probes_)
-    if (!file.section(p->name()).present)
-      return std::string("the file no longer has a ") + p->name() +
-             " section; the set of probes changes only at a restart (with "
-             "-w, pidtree-bcc restarts itself)";
-  for (const auto &[name, section] : file.sections)
-    if (section.present && !has(name))
-      return "the file adds a " + name +
-             " section; the set of probes changes only at a restart (with "
-             "-w, pidtree-bcc restarts itself)";
+  std::vector<std::string> changed = sections_changed(file);
+  if (!changed.empty())
+    return changed.front() +
+           "; the set of probes changes only at a restart (with -w, "
+           "pidtree-bcc restarts itself)";
   for (const auto &p : probes_) {
     std::string why = p->validate(file);
     if (!why.empty())

@@ -62,6 +62,8 @@ class ProbeSet : public Reconfigurable {
 
  private:
   std::string write_all();
+  // Each probe section the file removes or adds, as a phrase.
+  std::vector<std::string> sections_changed(const FileConfig &file) const;
 
   std::vector<std::unique_ptr<Probe>> probes_;
   std::vector<std::unique_ptr<FilterMaps>> maps_;  // one per probe
