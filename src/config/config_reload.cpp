@@ -47,7 +47,7 @@ void ConfigReloader::poll() {
     std::vector<std::string> failures;
     remote_changed = remote_->poll(&failures);
     for (const auto &why : failures)
-      report("refused", kRemoteFetch, why, 0);
+      report(Reload::kRefused, kRemoteFetch, why, 0);
     if (remote_changed && !watch_)
       std::fprintf(stderr,
                    "pidtree-bcc: note: a remote include changed; without "
@@ -75,7 +75,7 @@ void ConfigReloader::reload(const char *trigger) {
       std::string why;
       for (const auto &r : restart)
         why += (why.empty() ? "" : "; ") + r;
-      report("restart", trigger, why, 0);
+      report(Reload::kRestart, trigger, why, 0);
       restart_requested_ = true;
       return;
     }
@@ -93,16 +93,15 @@ void ConfigReloader::reload(const char *trigger) {
   } catch (const std::exception &e) {
     reason = e.what();
   }
-  report(reason.empty() ? "applied" : "refused", trigger, reason, rules);
+  report(reason.empty() ? Reload::kApplied : Reload::kRefused, trigger, reason,
+         rules);
 }
 
-void ConfigReloader::report(const char *status, const char *trigger,
+void ConfigReloader::report(Reload status, const char *trigger,
                             const std::string &reason, size_t rules) {
-  const bool applied = std::strcmp(status, "applied") == 0;
-  const bool restart = std::strcmp(status, "restart") == 0;
-  if (!restart)
-    ++(applied ? applied_ : refused_);
-  if (restart)
+  if (status != Reload::kRestart)
+    ++(status == Reload::kApplied ? applied_ : refused_);
+  if (status == Reload::kRestart)
     std::fprintf(stderr,
                  "pidtree-bcc: configuration changed (%s) in a way the "
                  "running programs cannot take in place (%s): restarting\n",
@@ -110,7 +109,7 @@ void ConfigReloader::report(const char *status, const char *trigger,
   else if (std::strcmp(trigger, kRemoteFetch) == 0)
     std::fprintf(stderr, "pidtree-bcc: warning: remote include: %s\n",
                  reason.c_str());
-  else if (applied)
+  else if (status == Reload::kApplied)
     std::fprintf(stderr,
                  "pidtree-bcc: configuration reloaded (%s): %zu network "
                  "rules\n",

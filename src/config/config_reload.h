@@ -69,8 +69,9 @@ class ConfigReloader {
 
  private:
   void reload(const char *trigger);
-  void report(const char *status, const char *trigger,
-              const std::string &reason, size_t rules);
+  using Reload = JsonFormatter::Reload;
+  void report(Reload status, const char *trigger, const std::string &reason,
+              size_t rules);
 
   std::string path_;
   bool watch_;

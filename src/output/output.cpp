@@ -34,17 +34,20 @@ std::string JsonFormatter::counter(const char *type, uint64_t count,
                         {"total", total}});
 }
 
-std::string JsonFormatter::config_reload(const char *status,
+std::string JsonFormatter::config_reload(Reload status,
                                          const std::string &trigger,
                                          const std::string &file,
                                          const std::string &reason,
                                          size_t rules,
                                          const std::string &timestamp) const {
-  Json j{
-      {"type", "config_reload"}, {"timestamp", timestamp}, {"status", status}};
-  j["trigger"] = trigger;
-  j["file"] = file;
-  if (std::strcmp(status, "applied") == 0)
+  Json j{{"type", "config_reload"},
+         {"timestamp", timestamp},
+         {"status", status == Reload::kApplied   ? "applied"
+                    : status == Reload::kRefused ? "refused"
+                                                 : "restart"},
+         {"trigger", trigger},
+         {"file", file}};
+  if (status == Reload::kApplied)
     j["rules"] = rules;
   else
     j["reason"] = reason;

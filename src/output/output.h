@@ -25,7 +25,8 @@ class JsonFormatter {
                       const std::string &timestamp) const;
   // {"type":"config_reload","status":"applied"|"refused"|"restart",...}:
   // "rules" when applied, else "reason".
-  std::string config_reload(const char *status, const std::string &trigger,
+  enum class Reload { kApplied, kRefused, kRestart };
+  std::string config_reload(Reload status, const std::string &trigger,
                             const std::string &file, const std::string &reason,
                             size_t rules, const std::string &timestamp) const;
 };
