@@ -41,6 +41,17 @@ bool parse_uint(const std::string &s, unsigned long max, unsigned long *out) {
 
 }  // namespace
 
+bool has_url_scheme(const std::string &url, const char *scheme) {
+  const size_t n = std::strlen(scheme);
+  if (url.size() <= n + 3 || url.compare(n, 3, "://") != 0)
+    return false;
+  for (size_t i = 0; i < n; ++i)
+    if (std::tolower(static_cast<unsigned char>(url[i])) !=
+        std::tolower(static_cast<unsigned char>(scheme[i])))
+      return false;
+  return true;
+}
+
 std::string printable(const std::string &text) {
   static const char kHex[] = "0123456789abcdef";
   std::string out;

@@ -20,6 +20,10 @@ class InputError : public std::runtime_error {
 // anything past 200 bytes becomes "...".
 std::string printable(const std::string &text);
 
+// True when `url` starts with `scheme` and "://", in any case (schemes are
+// case-insensitive: HTTPS://host is https).
+bool has_url_scheme(const std::string &url, const char *scheme);
+
 enum class Family { kIpv4, kIpv6 };
 
 struct IpAddress {

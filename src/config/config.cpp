@@ -2,11 +2,9 @@
 
 #include <limits.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -111,11 +109,7 @@ bool is_url(const std::string &path) {
 }
 
 bool is_http(const std::string &url) {
-  auto starts = [&](const char *scheme) {
-    size_t n = std::strlen(scheme);
-    return url.size() > n && strncasecmp(url.c_str(), scheme, n) == 0;
-  };
-  return starts("http://") || starts("https://");
+  return has_url_scheme(url, "http") || has_url_scheme(url, "https");
 }
 
 // `path` as included from the URL `base`: a URL as it is, a relative path

@@ -28,7 +28,7 @@ class CurlFetcher : public Fetcher {
     Sink sink{body, options_.max_bytes, false};
     body->clear();
     char error[CURL_ERROR_SIZE] = "";
-    bool https = url.compare(0, 8, "https://") == 0;
+    const bool https = has_url_scheme(url, "https");
     CURL *c = h.get();
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -248,6 +248,11 @@ class TestRemoteIncludes(unittest.TestCase):
             self.load(self.https.url("/moved.yml"), "--remote-include-ca",
                       self.cert[0]),
             "cannot fetch '%s'" % self.https.url("/moved.yml"))
+        # The scheme in capitals is https too.
+        upper = self.https.url("/moved.yml").replace("https://", "HTTPS://")
+        self.assert_refused(
+            self.load(upper, "--remote-include-ca", self.cert[0]),
+            "cannot fetch '%s'" % upper)
         self.assertEqual(self.http.count("/plain.yml"), 0)
 
     def test_a_status_a_timeout_a_size_and_bad_yaml(self):

@@ -426,6 +426,17 @@ TEST(ParseCidr, MappedIpv6NetworkAsksForTheIpv4One) {
   EXPECT_EQ(parse_cidr("::/0").prefix, 0u);
 }
 
+TEST(UrlScheme, InAnyCaseFollowedByColonSlashSlash) {
+  EXPECT_TRUE(has_url_scheme("https://h/x", "https"));
+  EXPECT_TRUE(has_url_scheme("HTTPS://h/x", "https"));
+  EXPECT_TRUE(has_url_scheme("hTtP://h", "http"));
+  EXPECT_FALSE(has_url_scheme("https://h", "http"));
+  EXPECT_FALSE(has_url_scheme("http://h", "https"));
+  EXPECT_FALSE(has_url_scheme("https:/h", "https"));
+  EXPECT_FALSE(has_url_scheme("https://", "https"));  // no host
+  EXPECT_FALSE(has_url_scheme("ftp://h", "http"));
+}
+
 TEST(Printable, EscapesControlBytesAndCuts) {
   EXPECT_EQ(printable("a\rb\x1b"), "a\\x0db\\x1b");
   EXPECT_EQ(printable(std::string(300, 'x')), std::string(200, 'x') + "...");
