@@ -130,9 +130,10 @@ int main(int argc, char **argv) {
   // The configuration file is input like the flags: refused with status 2.
   // Remote includes are fetched here and again every interval.
   SystemClock clock;
-  std::unique_ptr<Fetcher> fetcher =
-      make_curl_fetcher({std::chrono::seconds(opt.remote_include_timeout_s),
-                         4u << 20, opt.remote_include_ca});
+  FetchOptions fetch_options;
+  fetch_options.timeout = std::chrono::seconds(opt.remote_include_timeout_s);
+  fetch_options.ca_file = opt.remote_include_ca;
+  std::unique_ptr<Fetcher> fetcher = make_curl_fetcher(fetch_options);
   RemoteIncludes remote(*fetcher, clock,
                         std::chrono::seconds(opt.remote_include_interval_s));
   FileConfig file_config;

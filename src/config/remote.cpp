@@ -15,12 +15,12 @@ namespace {
 
 class CurlFetcher : public Fetcher {
  public:
-  explicit CurlFetcher(const FetchOptions &options) : options_(options) {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  }
+  explicit CurlFetcher(const FetchOptions &options) : options_(options) {}
 
   std::string fetch(const std::string &url, std::string *body) override {
+    // At the first fetch, not at start-up: most runs include no URL.
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     std::unique_ptr<CURL, void (*)(CURL *)> h(curl_easy_init(),
                                               curl_easy_cleanup);
     if (!h)
