@@ -61,18 +61,19 @@ int supervise(char **argv) {
     g_supervised = true;
     return -1;
   }
+  // The forwarded signals, held back while no child is there to take
+  // them (from fork to g_child).
   struct sigaction sa {};
   sa.sa_handler = forward;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGHUP, SIGINT, SIGTERM})
-    sigaction(sig, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  setenv(kEnv, std::to_string(getpid()).c_str(), 1);
-  // Held back while no child is there to take them (fork to g_child).
   sigset_t held, old;
   sigemptyset(&held);
-  for (int sig : {SIGHUP, SIGINT, SIGTERM})
+  for (int sig : {SIGHUP, SIGINT, SIGTERM}) {
+    sigaction(sig, &sa, nullptr);
     sigaddset(&held, sig);
+  }
+  signal(SIGPIPE, SIG_IGN);
+  setenv(kEnv, std::to_string(getpid()).c_str(), 1);
   // The binary's own path (not /proc/self/exe, whose name would be the
   // child's comm): pidof and ps show pidtree-bcc for both processes.
   char self[PATH_MAX];
