@@ -11,27 +11,12 @@
 #include <random>
 #include <string>
 
+#include "config_text.h"
+
 namespace pidtree {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pidtree-config-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string &name, const std::string &text) const {
-    std::string p = path_ + "/" + name;
-    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-  const std::string &path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using pidtree::testing::TempDir;
 
 FileConfig load_text(const std::string &text) {
   TempDir dir;

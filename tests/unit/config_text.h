@@ -1,7 +1,9 @@
 // A probe section's tests load configuration text through the real loader
-// (a temporary file, as a user's would be).
+// (a temporary file, as a user's would be); tests of includes and reloads
+// write their files into a TempDir.
 #pragma once
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -26,6 +28,29 @@ class TempFile {
 
  private:
   static inline int counter_ = 0;
+  std::string path_;
+};
+
+// A directory of files under /tmp, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/pidtree-test-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  // Writes `name` (subdirectories made as needed); returns its path.
+  std::string write(const std::string &name, const std::string &text) const {
+    std::string p = path_ + "/" + name;
+    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+  const std::string &path() const { return path_; }
+
+ private:
   std::string path_;
 };
 

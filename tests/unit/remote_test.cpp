@@ -6,11 +6,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -18,6 +16,7 @@
 
 #include "common/net.h"
 #include "config/config_reload.h"
+#include "config_text.h"
 #include "output/output.h"
 
 namespace pidtree {
@@ -65,23 +64,6 @@ class FixedClock : public Clock {
   int64_t realtime_ns() override { return 1764680000000000000; }
 };
 
-class Dir {
- public:
-  Dir() {
-    char tmpl[] = "/tmp/pidtree-remote-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~Dir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string &name, const std::string &text) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-
- private:
-  std::string path_;
-};
-
 const char kNets[] = "https://conf.example/fleet/nets.yaml";
 const char kNetsYaml[] =
     "- subnet_name: a\n  network: 198.51.100.0\n  network_mask: "
@@ -100,7 +82,7 @@ struct Remote : ::testing::Test {
   FakeFetcher fetcher;
   FixedClock clock;
   RemoteIncludes remote{fetcher, clock, std::chrono::seconds(3600)};
-  Dir dir;
+  pidtree::testing::TempDir dir;
   std::string main_file(const std::string &url) {
     return dir.write("main.yaml",
                      "tcp_connect:\n  filters: !include " + url + "\n");

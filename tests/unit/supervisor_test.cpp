@@ -4,14 +4,13 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "config/config_reload.h"
+#include "config_text.h"
 #include "output/output.h"
 
 namespace pidtree {
@@ -55,16 +54,13 @@ class FixedClock : public Clock {
 
 struct Reload : ::testing::Test {
   Reload() {
-    char tmpl[] = "/tmp/pidtree-restart-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = dir + "/c.yml";
-    out = dir + "/out";
+    out = dir.write("out", "");
     write("tcp_connect: {}\n");
-    fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    fd = ::open(out.c_str(), O_WRONLY | O_APPEND);
   }
-  ~Reload() override { std::filesystem::remove_all(dir); }
-  void write(const std::string &text) { std::ofstream(path) << text; }
-  std::string dir, path, out;
+  void write(const std::string &text) { path = dir.write("c.yml", text); }
+  pidtree::testing::TempDir dir;
+  std::string path, out;
   int fd = -1;
   FixedClock clock;
   NeedsRestart target;
