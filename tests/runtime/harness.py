@@ -607,6 +607,13 @@ def proc_ppid(pid):
     raise AssertionError("no PPid in /proc/%d/status" % pid)
 
 
+def proc_children(pid):
+    """The pids whose parent is `pid` (pgrep -P)."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], stdout=subprocess.PIPE,
+                         text=True).stdout.split()
+    return [int(p) for p in out]
+
+
 def proc_cmdline(pid):
     with open("/proc/%d/cmdline" % pid, "rb") as f:
         raw = f.read()

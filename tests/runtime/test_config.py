@@ -332,12 +332,6 @@ class RemoteIncludes(unittest.TestCase):
         self.assertEqual(slow.stop(), 0)
 
 
-def child_of(pid):
-    out = subprocess.run(["pgrep", "-P", str(pid)], stdout=subprocess.PIPE,
-                         text=True).stdout.split()
-    return [int(p) for p in out]
-
-
 def ready_count(tracer):
     with tracer.cond:
         return sum(1 for l in tracer.stderr_lines if l.endswith(
@@ -367,7 +361,7 @@ class RestartOnChange(unittest.TestCase):
         t = Tracer(BINARY, ["-c", cfg.path, "-w"])
         self.addCleanup(t.kill)
         t.wait_ready()
-        [child] = child_of(t.pid)
+        [child] = harness.proc_children(t.pid)
         return t, child
 
     def test_a_new_protocol_restarts_the_tracer_with_it(self):
@@ -381,7 +375,7 @@ class RestartOnChange(unittest.TestCase):
         self.assertEqual(line["trigger"], "file change")
         self.assertIn("net_listen.protocols changed", line["reason"])
         wait_ready_count(t, 2)
-        [again] = child_of(t.pid)
+        [again] = harness.proc_children(t.pid)
         self.assertNotEqual(again, child)
         self.assertFalse(os.path.exists("/proc/%d" % child))
         # The new tracer has the UDP hooks: a UDP bind is reported.
@@ -396,7 +390,7 @@ class RestartOnChange(unittest.TestCase):
                   "  excludeports: [1]\n")
         lines = wait_reload(t, 2)
         self.assertEqual(lines[1]["status"], "applied", lines[1])
-        self.assertEqual(child_of(t.pid), [again])
+        self.assertEqual(harness.proc_children(t.pid), [again])
         self.assertEqual(t.stop(), 0, t.describe())
         self.assertEqual(t.bad_lines, [])
 

@@ -306,10 +306,8 @@ class TestTextInATerminal(unittest.TestCase):
         pid = None
         while time.monotonic() < deadline:
             if pid is None:
-                children = subprocess.run(
-                    ["pgrep", "-P", str(shell)], stdout=subprocess.PIPE,
-                    text=True).stdout.split()
-                pid = int(children[0]) if children else None
+                children = harness.proc_children(shell)
+                pid = children[0] if children else None
                 if pid is not None:
                     self.addCleanup(self.kill, pid)
             if os.path.exists(err):
