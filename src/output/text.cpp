@@ -51,6 +51,12 @@ constexpr const char *kShown[] = {"timestamp",
 // Trees deeper than this are drawn without further indentation.
 constexpr size_t kMaxIndent = 12;
 
+// Longest command line the view shows of a node (in bytes, cut at a
+// character boundary); the rest is counted, and the JSON has it whole. One
+// ancestor's 10 MB argv would otherwise fill the terminal and push the
+// event's headline out of sight.
+constexpr size_t kMaxViewCmdline = 512;
+
 bool shown(const std::string &key) {
   return std::any_of(std::begin(kShown), std::end(kShown),
                      [&key](const char *k) { return key == k; });
@@ -97,6 +103,23 @@ std::string plain(const Json &v) {
   if (v.is_string())
     return v.get<std::string>();
   return v.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// `s` cut to at most `max` bytes, not inside a UTF-8 sequence, with what
+// was left out counted.
+std::string shorten(std::string s, size_t max) {
+  if (s.size() <= max)
+    return s;
+  size_t cut = max;
+  // Back up over continuation bytes (10xxxxxx) to a sequence's start.
+  for (size_t k = 0;
+       k < 3 && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80;
+       ++k)
+    --cut;
+  const size_t left = s.size() - cut;
+  s.resize(cut);
+  s += "\u2026 (" + std::to_string(left) + " more bytes)";
+  return s;
 }
 
 const Json *field(const Json &j, const char *key) {
@@ -281,10 +304,11 @@ void tree(const Json &j, Writer &w) {
     }
     if (const Json *cmdline = field(node, "cmdline")) {
       w.raw("  ");
+      const std::string shown = shorten(plain(*cmdline), kMaxViewCmdline);
       if (i + 1 == n)
-        w.styled(kBold, plain(*cmdline));
+        w.styled(kBold, shown);
       else
-        w.text(plain(*cmdline));
+        w.text(shown);
     }
   }
 }

@@ -331,7 +331,9 @@ class TestTextInATerminal(unittest.TestCase):
             pass
 
     def capture(self, name, escapes=False):
-        args = ["capture-pane", "-p", "-J", "-t", name]
+        # The scrollback too (-S -): on a host whose tree is deep, the
+        # event's headline may have scrolled out of the visible rows.
+        args = ["capture-pane", "-p", "-J", "-S", "-", "-t", name]
         if escapes:
             args.insert(1, "-e")
         return self.tmux_run(*args)

@@ -132,6 +132,36 @@ TEST(TextView, DeepTreesStopIndentingAndOddShapesAreShown) {
             "1\n    x\n      \u2514\u2500 3\n\n");
 }
 
+TEST(TextView, LongCommandLinesAreCutAtACharacterWithTheRestCounted) {
+  // An ancestor with a 1 MB argv (and the event's process with a long one
+  // ending in a two-byte character across the cut): the view keeps the
+  // first 512 bytes of each, never half a character, and says how much it
+  // left out; the headline and the "by" line stay on top.
+  const std::string huge(1 << 20, 'x');
+  const std::string near = std::string(511, 'a') + "\u00e9\u00e9tail";
+  const std::string line =
+      R"({"probe":"tcp_connect","daddr":"127.0.0.1","port":9,"pid":7,)"
+      R"("proctree":[{"pid":7,"cmdline":")" +
+      near + R"("},{"pid":1,"cmdline":")" + huge + R"("}]})";
+  const std::string out = view(line);
+  EXPECT_EQ(out.rfind("tcp_connect  -> 127.0.0.1:9\n    by pid 7\n", 0), 0u)
+      << out.substr(0, 200);
+  EXPECT_NE(out.find("    1  " + std::string(512, 'x') + "\u2026 (" +
+                     std::to_string((1 << 20) - 512) + " more bytes)\n"),
+            std::string::npos);
+  // 511 bytes of 'a', then the first two-byte character would end at 513:
+  // the cut is before it.
+  EXPECT_NE(
+      out.find("  " + std::string(511, 'a') + "\u2026 (8 more bytes)\n\n"),
+      std::string::npos)
+      << out.substr(out.size() - 600);
+  EXPECT_LT(out.size(), 2000u);
+  // At the limit: whole, no marker.
+  const std::string exact = std::string(512, 'b');
+  EXPECT_EQ(view(R"({"proctree":[{"pid":2,"cmdline":")" + exact + R"("}]})"),
+            "\n    2  " + exact + "\n\n");
+}
+
 TEST(TextView, SinkWritesTheViewOfEachLine) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
