@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "event.h"
+#include "fake_clock.h"
 #include "kernel/program.h"
 #include "pipeline/tracer.h"
 #include "probes/events.h"
@@ -250,12 +251,6 @@ class FileSink {
   std::string path_;
 };
 
-class ZeroClock : public Clock {
- public:
-  int64_t boot_to_realtime_ns() override { return 0; }
-  int64_t realtime_ns() override { return 0; }
-};
-
 TEST(TracerOrdering, ProcessEventsApplyInKernelTimeOrder) {
   TempProc proc;
   proc.add(1, 0, "init", 1);
@@ -266,7 +261,7 @@ TEST(TracerOrdering, ProcessEventsApplyInKernelTimeOrder) {
   ancestry.seed();
   FileSink file;
   OutputSink sink(file.fd());
-  ZeroClock clock;
+  pidtree::testing::FakeClock clock;
   Tracer tracer(ancestry, users, clock, sink, &ancestry);
 
   // Delivered CPU by CPU: the connect (t=300) and the exec that follows it

@@ -3,6 +3,7 @@
 // or failed remote file. The fetcher is a fake; the real one (libcurl) is
 // tested against a server on loopback in tests/runtime/test_cli.py.
 #include "config/remote.h"
+#include "fake_clock.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -58,12 +59,6 @@ class FakeFetcher : public Fetcher {
   std::map<std::string, int> calls;
 };
 
-class FixedClock : public Clock {
- public:
-  int64_t boot_to_realtime_ns() override { return 0; }
-  int64_t realtime_ns() override { return 1764680000000000000; }
-};
-
 const char kNets[] = "https://conf.example/fleet/nets.yaml";
 const char kNetsYaml[] =
     "- subnet_name: a\n  network: 198.51.100.0\n  network_mask: "
@@ -80,7 +75,7 @@ std::string error_of(const std::string &path, RemoteFiles *remote) {
 
 struct Remote : ::testing::Test {
   FakeFetcher fetcher;
-  FixedClock clock;
+  pidtree::testing::FakeClock clock{1764680000000000000};
   RemoteIncludes remote{fetcher, clock, std::chrono::seconds(3600)};
   pidtree::testing::TempDir dir;
   std::string main_file(const std::string &url) {

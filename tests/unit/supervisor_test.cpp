@@ -1,6 +1,7 @@
 // The supervisor's restart bound and the reloader's restart request (the
 // fork and exec themselves: tests/runtime/test_config.py RestartOnChange).
 #include "pipeline/supervisor.h"
+#include "fake_clock.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -46,12 +47,6 @@ class NeedsRestart : public Reconfigurable {
   int calls = 0;
 };
 
-class FixedClock : public Clock {
- public:
-  int64_t boot_to_realtime_ns() override { return 0; }
-  int64_t realtime_ns() override { return 0; }
-};
-
 struct Reload : ::testing::Test {
   Reload() {
     out = dir.write("out", "");
@@ -62,7 +57,7 @@ struct Reload : ::testing::Test {
   pidtree::testing::TempDir dir;
   std::string path, out;
   int fd = -1;
-  FixedClock clock;
+  pidtree::testing::FakeClock clock;
   NeedsRestart target;
 };
 

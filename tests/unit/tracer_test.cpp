@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "event.h"
+#include "fake_clock.h"
 
 namespace pidtree {
 namespace {
@@ -119,14 +120,6 @@ class FakeUsers : public UserDb {
   std::vector<uint32_t> asked;
 };
 
-class FakeClock : public Clock {
- public:
-  int64_t boot_to_realtime_ns() override { return offset; }
-  int64_t realtime_ns() override { return now; }
-  int64_t offset = 0;
-  int64_t now = 0;
-};
-
 class TempFile {
  public:
   TempFile() {
@@ -186,7 +179,7 @@ class TracerTest : public ::testing::Test {
   TempFile file;
   FakeAncestry ancestry;
   FakeUsers users;
-  FakeClock clock;
+  pidtree::testing::FakeClock clock;
   OutputSink sink;
   Tracer tracer;
 };
@@ -350,7 +343,7 @@ TEST(TracerPipe, EndBatchFailsOnceTheReaderIsGone) {
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
   FakeAncestry ancestry;
   FakeUsers users;
-  FakeClock clock;
+  pidtree::testing::FakeClock clock;
   OutputSink sink(fds[1]);
   Tracer tracer(ancestry, users, clock, sink);
 
