@@ -262,32 +262,33 @@ std::optional<Container> parse_oci_config(const std::string &text,
 
 std::optional<Container> RuntimeFiles::read(const std::string &id,
                                             const std::string &runtime) {
+  // Each runtime's state file for the container, and its parser.
+  using Parser =
+      std::optional<Container> (*)(const std::string &, const std::string &);
+  const struct {
+    const char *runtime;
+    std::string path;
+    Parser parse;
+  } kinds[] = {
+      {"docker", roots_.docker + "/containers/" + id + "/config.v2.json",
+       parse_docker_config},
+      {"podman", roots_.podman + "/overlay-containers/containers.json",
+       parse_podman_containers},
+      {"containerd",
+       roots_.containerd + "/io.containerd.runtime.v2.task/k8s.io/" + id +
+           "/config.json",
+       parse_oci_config},
+  };
   std::string text;
-  if (runtime.empty() || runtime == "docker") {
-    std::string path = roots_.docker + "/containers/" + id + "/config.v2.json";
-    if (read_state(path, &text))
-      if (auto c = parse_docker_config(text, id)) {
-        c->state_file = path;
-        return c;
-      }
-  }
-  if (runtime.empty() || runtime == "podman") {
-    std::string path = roots_.podman + "/overlay-containers/containers.json";
-    if (read_state(path, &text))
-      if (auto c = parse_podman_containers(text, id)) {
-        c->state_file = path;
-        return c;
-      }
-  }
-  if (runtime.empty() || runtime == "containerd") {
-    std::string path = roots_.containerd +
-                       "/io.containerd.runtime.v2.task/k8s.io/" + id +
-                       "/config.json";
-    if (read_state(path, &text))
-      if (auto c = parse_oci_config(text, id)) {
-        c->state_file = path;
-        return c;
-      }
+  for (const auto &kind : kinds) {
+    if (!runtime.empty() && runtime != kind.runtime)
+      continue;
+    if (!read_state(kind.path, &text))
+      continue;
+    if (auto c = kind.parse(text, id)) {
+      c->state_file = kind.path;
+      return c;
+    }
   }
   return std::nullopt;
 }
