@@ -10,6 +10,7 @@
 
 #include "common/net.h"
 #include "event.h"
+#include "probes/untracked.h"
 
 namespace pidtree {
 
@@ -55,13 +56,8 @@ std::optional<FloodSummary> parse_flood_entry(const pidtree_flood_key &key,
 void append_flood_address(std::string *out, const char *key,
                           const FloodSummary &s);
 
-// Events over budget that no entry had room for (the map was full), as of
-// the scan at ts_boot_ns: a typed line when it grows.
-struct FloodUntracked {
-  static constexpr bool kForStage = true;
-  uint64_t ts_boot_ns = 0;
-  uint64_t count = 0;  // since the last such line
-  uint64_t total = 0;
-};
+// Events over budget that no entry had room for (the map was full): a
+// flood_untracked line when the count grows.
+using FloodUntracked = Untracked<struct FloodUntrackedTag>;
 
 }  // namespace pidtree

@@ -48,13 +48,8 @@ void FloodWatch::scan(MapAccess &maps, uint64_t now_ns, bool last) {
       found.emplace_back(std::move(*s));
     }
   }
-  uint64_t untracked = 0;
-  if (maps.sum_percpu("flood_counters", PIDTREE_FLOOD_UNTRACKED, &untracked) &&
-      untracked > untracked_reported_) {
-    found.emplace_back(
-        FloodUntracked{now_ns, untracked - untracked_reported_, untracked});
-    untracked_reported_ = untracked;
-  }
+  if (auto u = untracked_.take(maps, now_ns))
+    found.emplace_back(*u);
   if (!last) {
     control_.gen = current + 1;
     int zero = 0;

@@ -76,7 +76,8 @@ class FloodWatch : public EventStage {
   std::vector<const Probe *> probes_;
   MapAccess *maps_ = nullptr;
   pidtree_flood_control control_{};
-  uint64_t untracked_reported_ = 0;
+  UntrackedCounter<FloodUntracked> untracked_{"flood_counters",
+                                              PIDTREE_FLOOD_UNTRACKED};
   ProbeWorker worker_;
 };
 

@@ -11,6 +11,7 @@
 
 #include "common/net.h"
 #include "event.h"
+#include "probes/untracked.h"
 
 namespace pidtree {
 
@@ -78,13 +79,8 @@ struct UdpSessionScanned {
   UdpSessionRecord record;
 };
 
-// The sends the kernel could not give a session (the map was full), as of
-// the scan at ts_boot_ns: a typed line when it grows.
-struct UdpSessionsUntracked {
-  static constexpr bool kForStage = true;
-  uint64_t ts_boot_ns = 0;
-  uint64_t count = 0;  // since the last such line
-  uint64_t total = 0;
-};
+// The sends the kernel could not give a session (the map was full): a
+// udp_sessions_untracked line when the count grows.
+using UdpSessionsUntracked = Untracked<struct UdpSessionsUntrackedTag>;
 
 }  // namespace pidtree

@@ -200,13 +200,8 @@ void UdpSessionProbe::scan(MapAccess &maps, uint64_t now_ns,
     ev.record = std::move(*record);
     found.emplace_back(std::move(ev));
   }
-  uint64_t untracked = 0;
-  if (maps.sum_percpu("udp_counters", PIDTREE_UDP_UNTRACKED, &untracked) &&
-      untracked > untracked_reported_) {
-    found.emplace_back(UdpSessionsUntracked{
-        now_ns, untracked - untracked_reported_, untracked});
-    untracked_reported_ = untracked;
-  }
+  if (auto u = untracked_.take(maps, now_ns))
+    found.emplace_back(*u);
   worker_.post(std::move(found));
 }
 

@@ -66,7 +66,8 @@ class UdpSessionProbe : public Probe, public EventStage {
   UdpSessionSettings settings_;
   SessionBook book_;
   MapAccess *maps_ = nullptr;
-  uint64_t untracked_reported_ = 0;
+  UntrackedCounter<UdpSessionsUntracked> untracked_{"udp_counters",
+                                                    PIDTREE_UDP_UNTRACKED};
   ProbeWorker worker_;  // the periodic scans
 };
 
