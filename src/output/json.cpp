@@ -18,6 +18,16 @@ constexpr PlainBytes kPlainBytes;
 
 }  // namespace
 
+void append_json_endpoint(std::string *out, const char *addr_key,
+                          const IpAddress &addr, const char *port_key,
+                          uint64_t port) {
+  append_json_key(out, addr_key);
+  append_json_string(out, format_ip(addr));
+  out->push_back(',');
+  append_json_key(out, port_key);
+  append_json_number(out, port);
+}
+
 void append_json_string(std::string *out, const std::string &text) {
   static const char kHex[] = "0123456789abcdef";
   const bool *kPlain = kPlainBytes.table;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "common/net.h"
 #include "process/ancestry.h"
 
 namespace pidtree {
@@ -33,6 +34,17 @@ inline void append_json_number(std::string *out, uint64_t n) {
   } while (n);
   out->append(b, static_cast<size_t>(e - b));
 }
+
+// ,"family":"ipv4", or ,"family":"ipv6",: before an event's addresses.
+inline void append_json_family(std::string *out, Family family) {
+  out->append(family == Family::kIpv4 ? ",\"family\":\"ipv4\","
+                                      : ",\"family\":\"ipv6\",");
+}
+
+// "addr_key":"ADDRESS","port_key":PORT
+void append_json_endpoint(std::string *out, const char *addr_key,
+                          const IpAddress &addr, const char *port_key,
+                          uint64_t port);
 
 // How tree nodes show their audit login uid (loginuidmap): not at all, on
 // every node below pid 1 that has one, or on the event's own node only.

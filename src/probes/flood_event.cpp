@@ -37,13 +37,8 @@ std::optional<FloodSummary> parse_flood_entry(
 
 void append_flood_address(std::string *out, const char *key,
                           const FloodSummary &s) {
-  out->append(s.addr.family == Family::kIpv4 ? ",\"family\":\"ipv4\","
-                                             : ",\"family\":\"ipv6\",");
-  append_json_key(out, key);
-  append_json_string(out, format_ip(s.addr));
-  out->push_back(',');
-  append_json_key(out, "port");
-  append_json_number(out, s.port);
+  append_json_family(out, s.addr.family);
+  append_json_endpoint(out, key, s.addr, "port", s.port);
 }
 
 }  // namespace pidtree

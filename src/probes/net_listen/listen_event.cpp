@@ -35,13 +35,8 @@ void append_json(std::string *out, const ListenEvent &event,
       out, "net_listen", event.pid,
       event.snapshot ? std::nullopt : std::optional<uint32_t>(event.tid),
       event.comm, event.uid, line);
-  out->append(event.family == Family::kIpv4 ? ",\"family\":\"ipv4\","
-                                            : ",\"family\":\"ipv6\",");
-  append_json_key(out, "laddr");
-  append_json_string(out, format_ip(event.laddr));
-  out->push_back(',');
-  append_json_key(out, "port");
-  append_json_number(out, event.port);
+  append_json_family(out, event.family);
+  append_json_endpoint(out, "laddr", event.laddr, "port", event.port);
   out->append(event.protocol == Protocol::kTcp ? ",\"protocol\":\"tcp\","
                                                : ",\"protocol\":\"udp\",");
   append_json_key(out, "netns");

@@ -34,19 +34,10 @@ void append_json(std::string *out, const ConnectEvent &event,
   out->reserve(out->size() + event_line_size(line, event.comm));
   append_event_head(out, "tcp_connect", event.pid, event.tid, event.comm,
                     event.uid, line);
-  out->append(event.family == Family::kIpv4 ? ",\"family\":\"ipv4\","
-                                            : ",\"family\":\"ipv6\",");
-  append_json_key(out, "saddr");
-  append_json_string(out, format_ip(event.saddr));
+  append_json_family(out, event.family);
+  append_json_endpoint(out, "saddr", event.saddr, "sport", event.sport);
   out->push_back(',');
-  append_json_key(out, "sport");
-  append_json_number(out, event.sport);
-  out->push_back(',');
-  append_json_key(out, "daddr");
-  append_json_string(out, format_ip(event.daddr));
-  out->push_back(',');
-  append_json_key(out, "port");
-  append_json_number(out, event.dport);
+  append_json_endpoint(out, "daddr", event.daddr, "port", event.dport);
   append_event_tail(out, line);
 }
 

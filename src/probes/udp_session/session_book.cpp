@@ -25,22 +25,15 @@ void append_json(std::string *out, const UdpSessionLine &line,
                96 * line.dests.size());
   append_event_head(out, "udp_session", line.pid, line.tid, line.comm, line.uid,
                     common);
-  out->append(line.family == Family::kIpv4 ? ",\"family\":\"ipv4\","
-                                           : ",\"family\":\"ipv6\",");
-  append_json_key(out, "saddr");
-  append_json_string(out, format_ip(line.saddr));
-  out->push_back(',');
-  append_json_key(out, "sport");
-  append_json_number(out, line.sport);
+  append_json_family(out, line.family);
+  append_json_endpoint(out, "saddr", line.saddr, "sport", line.sport);
   out->append(",\"destinations\":[");
   for (size_t i = 0; i < line.dests.size(); ++i) {
     const auto &d = line.dests[i];
     if (i)
       out->push_back(',');
-    out->append("{\"daddr\":");
-    append_json_string(out, format_ip(d.addr));
-    out->append(",\"port\":");
-    append_json_number(out, d.port);
+    out->push_back('{');
+    append_json_endpoint(out, "daddr", d.addr, "port", d.port);
     out->append(",\"duration\":");
     append_seconds(out, d.duration_ns);
     out->append(",\"msg_count\":");
