@@ -13,18 +13,9 @@ rounds=${2:-4}
 out=${3:-/tmp/pidtree-fork-profile}
 load=build/bench/loadgen
 mkdir -p "$out"
-cat >"$out/config.yml" <<'YAML'
-tcp_connect:
-  plugins:
-    sourceipmap:
-      hostfiles: [/etc/hosts]
-    loginuidmap: {}
-net_listen:
-  protocols: [tcp, udp]
-  plugins:
-    loginuidmap: {}
-udp_session:
-YAML
+# The containers phase's own configuration, so that both measure the same.
+python3 -c 'import sys; sys.path.insert(0, "bench"); import run
+sys.stdout.write(run.PLUGINS_CONFIG)' >"$out/config.yml"
 tracer=0
 start() {
   "$bin" -c "$out/config.yml" -f /dev/null \
